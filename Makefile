@@ -1,0 +1,67 @@
+# Seedbed: `make run` starts everything; `make test` checks everything.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# torch is only ever the CPU build on disk here; this pin stops pip from pulling a CUDA one.
+CONSTRAINTS := constraints.txt
+
+.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps logs clean-run
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e .
+	@touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+## Start Postgres, migrate, load the demo, start worker, beat, web and the local model.
+run: $(STAMP)
+	$(BIN)/python -m curation.devstack up
+
+## Stop every process `make run` started (by pid file), and Postgres.
+stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m curation.devstack down; fi
+
+restart: stop run
+
+logs:
+	tail -n 50 -f .run/logs/*.log
+
+## Lint, migrations check, then the whole suite on a throw-away embedded Postgres.
+test: $(TEST_STAMP) browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
+	  $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check $(BIN)/mypy curation generation
+
+migrations-check: $(TEST_STAMP)
+	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
+	  $(BIN)/python manage.py makemigrations --check --dry-run
+
+## Debian's chromium for Playwright browser tests (installed only when running as root).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && [ -d tests/browser ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+bench: $(TEST_STAMP)
+	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b"; done; true

@@ -1,0 +1,194 @@
+"""Projects, who belongs to them, the model endpoints they call, API tokens and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from curation.projects import secrets_box
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    ANNOTATOR = "annotator", "Annotator"
+    CURATOR = "curator", "Curator"
+    OWNER = "owner", "Owner"
+
+
+# Each role can do everything the roles before it can.
+ROLE_RANK: dict[str, int] = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def for_user(self, user: Any) -> ProjectQuerySet:
+        return self.filter(memberships__user=user)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    # Near-duplicate threshold (cosine similarity) used by dedup; see the dedup issue.
+    dedup_threshold = models.FloatField(default=0.9)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(dedup_threshold__gt=0) & Q(dedup_threshold__lte=1),
+                name="project_dedup_threshold_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_one_per_user"),
+            models.CheckConstraint(
+                condition=Q(role__in=[r.value for r in Role]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.role}"
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+class ModelEndpoint(models.Model):
+    """Any OpenAI-compatible server. The API key is encrypted at rest or read from an env var."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="endpoints")
+    name = models.CharField(max_length=100)
+    base_url = models.URLField(max_length=500)
+    # Either a Fernet token (encrypted key) or, with api_key_env set, nothing stored at all.
+    api_key_encrypted = models.TextField(blank=True)
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Read the key from this environment variable."
+    )
+    api_key_hint = models.CharField(max_length=16, blank=True)  # e.g. "…3f9a", safe to show
+    chat_model = models.CharField(max_length=200)
+    judge_model = models.CharField(max_length=200, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    max_concurrency = models.PositiveIntegerField(default=8)
+    rpm = models.PositiveIntegerField(null=True, blank=True)
+    tpm = models.PositiveIntegerField(null=True, blank=True)
+    price_in_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    price_out_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    timeout_s = models.FloatField(default=120.0)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="endpoint_name_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_default=True), name="endpoint_one_default"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_concurrency__gte=1), name="endpoint_concurrency_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_api_key(self, key: str) -> None:
+        key = key.strip()
+        self.api_key_encrypted = secrets_box.encrypt(key) if key else ""
+        self.api_key_hint = ("…" + key[-4:]) if len(key) >= 8 else ("set" if key else "")
+
+    def get_api_key(self) -> str:
+        import os
+
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env, "")
+        return secrets_box.decrypt(self.api_key_encrypted) if self.api_key_encrypted else ""
+
+    @property
+    def key_display(self) -> str:
+        if self.api_key_env:
+            return f"from ${self.api_key_env}"
+        return self.api_key_hint or "none"
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its sha256 is stored; the plain token is shown once."""
+
+    PREFIX = "sbd_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint})"
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, with the state before and after."""
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object"),
+            models.Index(fields=["project", "-created_at"], name="audit_project_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.object_type}:{self.object_id}"

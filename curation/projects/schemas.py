@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from ninja import Schema
+from pydantic import Field
+
+
+class ProjectIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+
+
+class ProjectOut(Schema):
+    id: int
+    name: str
+    slug: str
+    description: str
+    created_at: datetime
+    role: str | None = None
+
+
+class MemberIn(Schema):
+    username: str
+    role: str
+
+
+class MemberOut(Schema):
+    id: int
+    username: str
+    role: str
+
+
+class AuditEventOut(Schema):
+    id: int
+    actor: str | None
+    verb: str
+    object_type: str
+    object_id: str
+    before: dict | None
+    after: dict | None
+    created_at: datetime
+
+
+class EndpointOut(Schema):
+    id: int
+    name: str
+    base_url: str
+    key: str  # only a hint such as "…3f9a": keys are never returned
+    chat_model: str
+    judge_model: str
+    embedding_model: str
+    max_concurrency: int
+    rpm: int | None
+    tpm: int | None
+    price_in_per_1k: Decimal
+    price_out_per_1k: Decimal
+    is_default: bool
+
+
+class MeOut(Schema):
+    username: str
+    projects: list[ProjectOut]
+
+
+class ErrorOut(Schema):
+    detail: str

@@ -1,0 +1,199 @@
+"""Verbs on projects, members, endpoints and API tokens. Each is atomic and audited."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from curation.projects import audit
+from curation.projects.models import ApiToken, Membership, ModelEndpoint, Project, Role
+
+
+class ServiceError(ValueError):
+    """A request that cannot be carried out; the message is meant for the user."""
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "project"
+    slug, n = base, 1
+    while Project.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def create_project(actor: Any, name: str, description: str = "") -> Project:
+    name = name.strip()
+    if not name:
+        raise ServiceError("A project needs a name.")
+    project = Project.objects.create(
+        name=name, slug=_unique_slug(name), description=description, created_by=actor
+    )
+    Membership.objects.create(project=project, user=actor, role=Role.OWNER)
+    audit.record(actor, "project.create", project, project=project, after={"name": name})
+    return project
+
+
+@transaction.atomic
+def set_member(actor: Any, project: Project, username: str, role: str) -> Membership:
+    """Add a member, or change the role of one who is already in."""
+    if role not in Role.values:
+        raise ServiceError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ServiceError(f"No user named {username!r}.")
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    before = {"role": membership.role} if membership else None
+    if membership is None:
+        membership = Membership.objects.create(project=project, user=user, role=role)
+    else:
+        if membership.role == Role.OWNER and role != Role.OWNER:
+            _ensure_another_owner(project, membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
+    audit.record(
+        actor,
+        "member.set",
+        membership,
+        project=project,
+        before=before,
+        after={"user": username, "role": role},
+    )
+    return membership
+
+
+def _ensure_another_owner(project: Project, leaving: Membership) -> None:
+    owners = Membership.objects.filter(project=project, role=Role.OWNER).exclude(pk=leaving.pk)
+    if not owners.exists():
+        raise ServiceError("A project must keep at least one owner.")
+
+
+@transaction.atomic
+def remove_member(actor: Any, project: Project, membership_id: int) -> None:
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(project=project, pk=membership_id)
+        .first()
+    )
+    if membership is None:
+        raise ServiceError("No such member.")
+    if membership.role == Role.OWNER:
+        _ensure_another_owner(project, membership)
+    audit.record(
+        actor,
+        "member.remove",
+        membership,
+        project=project,
+        before={"user": membership.user.username, "role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def issue_api_token(user: Any, name: str) -> tuple[ApiToken, str]:
+    """Returns the token row and the plain token, which is never stored or shown again."""
+    name = name.strip() or "token"
+    plain = ApiToken.generate()
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], token_hash=ApiToken.hash(plain), hint=plain[:8] + "…"
+    )
+    audit.record(user, "token.issue", token, after={"name": token.name, "hint": token.hint})
+    return token, plain
+
+
+@transaction.atomic
+def revoke_api_token(user: Any, token_id: int) -> None:
+    token = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()
+    if token is None:
+        raise ServiceError("No such active token.")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(user, "token.revoke", token, before={"name": token.name})
+
+
+def user_for_token(plain: str) -> Any | None:
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=ApiToken.hash(plain), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    # Touch at most once a minute: a busy client should not write on every request.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+ENDPOINT_FIELDS = (
+    "base_url",
+    "chat_model",
+    "judge_model",
+    "embedding_model",
+    "max_concurrency",
+    "rpm",
+    "tpm",
+    "price_in_per_1k",
+    "price_out_per_1k",
+    "timeout_s",
+    "api_key_env",
+)
+
+
+@transaction.atomic
+def save_endpoint(
+    actor: Any,
+    project: Project,
+    *,
+    name: str,
+    api_key: str | None = None,
+    is_default: bool | None = None,
+    **fields: Any,
+) -> ModelEndpoint:
+    """Create the named endpoint or update it. A key of None keeps the stored one."""
+    unknown = set(fields) - set(ENDPOINT_FIELDS)
+    if unknown:
+        raise ServiceError(f"Unknown endpoint fields: {', '.join(sorted(unknown))}.")
+    endpoint = ModelEndpoint.objects.select_for_update().filter(project=project, name=name).first()
+    before = _endpoint_state(endpoint) if endpoint else None
+    if endpoint is None:
+        endpoint = ModelEndpoint(project=project, name=name)
+    for key, value in fields.items():
+        if key.startswith("price") and value is not None:
+            value = Decimal(str(value))
+        setattr(endpoint, key, value)
+    if api_key is not None:
+        endpoint.set_api_key(api_key)
+    if is_default:
+        ModelEndpoint.objects.filter(project=project, is_default=True).exclude(
+            pk=endpoint.pk
+        ).update(is_default=False)
+        endpoint.is_default = True
+    elif is_default is False:
+        endpoint.is_default = False
+    endpoint.full_clean(exclude=["project"])
+    endpoint.save()
+    audit.record(
+        actor,
+        "endpoint.save",
+        endpoint,
+        project=project,
+        before=before,
+        after=_endpoint_state(endpoint),
+    )
+    return endpoint
+
+
+def _endpoint_state(endpoint: ModelEndpoint) -> dict[str, Any]:
+    # The key itself never enters the audit log; its hint does.
+    state = {f: str(getattr(endpoint, f)) for f in ENDPOINT_FIELDS}
+    state["key"] = endpoint.key_display
+    return state

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest
+from ninja import File, Form, Router, UploadedFile
+from ninja.errors import HttpError
+
+from curation.projects.access import object_for, project_for
+from curation.projects.models import Role
+from curation.projects.services import ServiceError
+from curation.seeds import services
+from curation.seeds.models import SeedSet
+from curation.seeds.schemas import SeedPage, SeedSetOut
+
+router = Router(tags=["seeds"])
+PAGE_SIZE = 50
+
+
+@router.get("/projects/{project_id}/seed-sets", response=list[SeedSetOut])
+def list_seed_sets(request: HttpRequest, project_id: int) -> Any:
+    return project_for(request.user, project_id).seed_sets.all()
+
+
+@router.post("/projects/{project_id}/seed-sets", response={201: SeedSetOut})
+def upload_seed_set(
+    request: HttpRequest,
+    project_id: int,
+    name: Form[str],
+    file: File[UploadedFile],
+    description: Form[str] = "",
+) -> tuple[int, SeedSet]:
+    project = project_for(request.user, project_id, Role.CURATOR)
+    data = read_upload(file)
+    try:
+        seed_set = services.import_seed_set(
+            request.user,
+            project,
+            name=name,
+            data=data,
+            filename=file.name or "",
+            description=description,
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return 201, seed_set
+
+
+def read_upload(file: Any) -> bytes:
+    from django.conf import settings
+
+    limit = settings.SEEDBED_MAX_UPLOAD_BYTES
+    if file.size is not None and file.size > limit:
+        raise HttpError(
+            413, f"The file is {file.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB."
+        )
+    return file.read()
+
+
+@router.get("/seed-sets/{seed_set_id}", response=SeedSetOut)
+def get_seed_set(request: HttpRequest, seed_set_id: int) -> SeedSet:
+    return object_for(request.user, SeedSet.objects.all(), seed_set_id)
+
+
+@router.get("/seed-sets/{seed_set_id}/seeds", response=SeedPage)
+def list_seeds(
+    request: HttpRequest, seed_set_id: int, q: str = "", page: int = 1
+) -> dict[str, Any]:
+    seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id)
+    paginator = Paginator(seed_set.seeds.search(q).order_by("position"), PAGE_SIZE)
+    page_obj = paginator.get_page(page)
+    return {
+        "count": paginator.count,
+        "page": page_obj.number,
+        "pages": paginator.num_pages,
+        "results": list(page_obj.object_list),
+    }
+
+
+@router.delete("/seed-sets/{seed_set_id}", response={204: None})
+def delete_seed_set(request: HttpRequest, seed_set_id: int) -> tuple[int, None]:
+    seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id, Role.CURATOR)
+    try:
+        services.delete_seed_set(request.user, seed_set)
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return 204, None

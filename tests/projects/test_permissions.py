@@ -1,0 +1,176 @@
+"""Every view and API endpoint, tried by the owner, an annotator and an outsider.
+
+Rules: an outsider (not a member) gets 404, a member whose role is too low gets 403,
+and an anonymous visitor is sent to log in (pages) or gets 401 (API).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from curation.projects.models import Role
+from tests.cast import Cast
+from tests.factories import SeedFactory, SeedSetFactory
+
+pytestmark = pytest.mark.django_db
+
+SEED_JSONL = b'{"instruction": "Say hi.", "input": "", "output": "hi"}\n'
+
+
+def objects(cast: Cast) -> dict[str, Any]:
+    seed_set = SeedSetFactory(project=cast.project, name="Existing", seed_count=1)
+    SeedFactory(seed_set=seed_set)
+    doomed = SeedSetFactory(project=cast.project, name="Doomed")
+    member = cast.project.memberships.get(user=cast.viewer)
+    return {"p": cast.project.pk, "s": seed_set.pk, "d": doomed.pk, "m": member.pk}
+
+
+# (name, method, url template, minimum role, body builder)
+Body = Callable[[], dict[str, Any]] | None
+
+
+def upload_body() -> dict[str, Any]:
+    return {"name": "Uploaded", "file": io.BytesIO(SEED_JSONL)}
+
+
+PAGES: list[tuple[str, str, str, str, Body]] = [
+    ("project detail", "get", "/projects/{p}/", Role.VIEWER, None),
+    ("members page", "get", "/projects/{p}/members/", Role.VIEWER, None),
+    (
+        "add member",
+        "post",
+        "/projects/{p}/members/",
+        Role.OWNER,
+        lambda: {"username": "alpha-viewer", "role": "annotator"},
+    ),
+    ("remove member", "post", "/projects/{p}/members/{m}/remove/", Role.OWNER, dict),
+    ("audit log", "get", "/projects/{p}/audit/", Role.CURATOR, None),
+    ("seed upload form", "get", "/projects/{p}/seeds/upload/", Role.CURATOR, None),
+    ("seed upload", "post", "/projects/{p}/seeds/upload/", Role.CURATOR, upload_body),
+    ("seed set page", "get", "/seed-sets/{s}/", Role.VIEWER, None),
+    ("seed set search fragment", "get", "/seed-sets/{s}/?q=haiku", Role.VIEWER, None),
+    ("seed set delete", "post", "/seed-sets/{d}/delete/", Role.CURATOR, dict),
+]
+
+API: list[tuple[str, str, str, str, Body]] = [
+    ("get project", "get", "/api/v1/projects/{p}", Role.VIEWER, None),
+    ("list members", "get", "/api/v1/projects/{p}/members", Role.VIEWER, None),
+    (
+        "set member",
+        "post",
+        "/api/v1/projects/{p}/members",
+        Role.OWNER,
+        lambda: {"username": "alpha-viewer", "role": "annotator"},
+    ),
+    ("remove member", "delete", "/api/v1/projects/{p}/members/{m}", Role.OWNER, None),
+    ("audit", "get", "/api/v1/projects/{p}/audit", Role.CURATOR, None),
+    ("list endpoints", "get", "/api/v1/projects/{p}/endpoints", Role.VIEWER, None),
+    ("list seed sets", "get", "/api/v1/projects/{p}/seed-sets", Role.VIEWER, None),
+    ("upload seed set", "post", "/api/v1/projects/{p}/seed-sets", Role.CURATOR, upload_body),
+    ("get seed set", "get", "/api/v1/seed-sets/{s}", Role.VIEWER, None),
+    ("list seeds", "get", "/api/v1/seed-sets/{s}/seeds?q=haiku", Role.VIEWER, None),
+    ("delete seed set", "delete", "/api/v1/seed-sets/{d}", Role.CURATOR, None),
+]
+
+RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}
+
+
+def call(client: Client, method: str, url: str, body: Body, api: bool) -> Any:
+    if body is None:
+        return getattr(client, method)(url)
+    data = body()
+    if api and "file" not in data and method != "delete":
+        return getattr(client, method)(url, data, content_type="application/json")
+    return getattr(client, method)(url, data)
+
+
+def expected(role: str, minimum: str) -> str:
+    return "allowed" if RANK[role] >= RANK[minimum] else "forbidden"
+
+
+def assert_allowed(response: Any, what: str) -> None:
+    assert response.status_code < 400, f"{what}: {response.status_code} {response.content[:300]!r}"
+
+
+@pytest.mark.parametrize("name,method,url,minimum,body", PAGES, ids=[p[0] for p in PAGES])
+@pytest.mark.parametrize("who", ["owner", "annotator", "outsider"])
+def test_each_page_admits_exactly_the_roles_it_should(
+    cast: Cast, who: str, name: str, method: str, url: str, minimum: str, body: Body
+) -> None:
+    client = Client()
+    client.force_login(cast.user(who))
+    response = call(client, method, url.format(**objects(cast)), body, api=False)
+    if who == "outsider":
+        assert response.status_code == 404, name
+    elif expected(who, minimum) == "forbidden":
+        assert response.status_code == 403, name
+    else:
+        assert_allowed(response, name)
+
+
+@pytest.mark.parametrize("name,method,url,minimum,body", API, ids=[a[0] for a in API])
+@pytest.mark.parametrize("who", ["owner", "annotator", "outsider"])
+def test_each_api_endpoint_admits_exactly_the_roles_it_should(
+    cast: Cast,
+    api_client_for: Any,
+    who: str,
+    name: str,
+    method: str,
+    url: str,
+    minimum: str,
+    body: Body,
+) -> None:
+    client = api_client_for(cast.user(who))
+    response = call(client, method, url.format(**objects(cast)), body, api=True)
+    if who == "outsider":
+        assert response.status_code == 404, name
+        assert "detail" in response.json()
+    elif expected(who, minimum) == "forbidden":
+        assert response.status_code == 403, name
+        assert "role" in response.json()["detail"]
+    else:
+        assert_allowed(response, name)
+
+
+@pytest.mark.parametrize("name,method,url,minimum,body", PAGES, ids=[p[0] for p in PAGES])
+def test_anonymous_visitors_are_sent_to_log_in(
+    cast: Cast, name: str, method: str, url: str, minimum: str, body: Body
+) -> None:
+    response = call(Client(), method, url.format(**objects(cast)), body, api=False)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("name,method,url,minimum,body", API, ids=[a[0] for a in API])
+def test_the_api_refuses_requests_without_a_valid_token(
+    cast: Cast, name: str, method: str, url: str, minimum: str, body: Body
+) -> None:
+    client = Client(HTTP_AUTHORIZATION="Bearer sbd_not-a-real-token")
+    response = call(client, method, url.format(**objects(cast)), body, api=True)
+    assert response.status_code == 401
+
+
+def test_the_project_list_shows_member_projects_only(cast: Cast) -> None:
+    client = Client()
+    client.force_login(cast.annotator)
+    body = client.get("/projects/").content.decode()
+    assert "Alpha" in body
+    assert "Beta" not in body
+
+
+def test_the_api_project_list_shows_member_projects_only(cast: Cast, api_client_for: Any) -> None:
+    names = [p["name"] for p in api_client_for(cast.outsider).get("/api/v1/projects").json()]
+    assert names == ["Beta"]
+
+
+def test_anyone_logged_in_may_create_a_project_and_owns_it(cast: Cast, api_client_for: Any) -> None:
+    response = api_client_for(cast.annotator).post(
+        "/api/v1/projects", {"name": "Gamma"}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json()["role"] == "owner"
