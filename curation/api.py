@@ -12,6 +12,7 @@ from curation.auth import API_AUTH
 from curation.health import health
 from curation.projects.api import router as projects_router
 from curation.seeds.api import router as seeds_router
+from generation.runs.api import router as runs_router
 
 api = NinjaAPI(
     title="Seedbed API",
@@ -38,3 +39,4 @@ def get_health(request: HttpRequest) -> Any:
 
 api.add_router("", projects_router)
 api.add_router("", seeds_router)
+api.add_router("", runs_router)

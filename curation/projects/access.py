@@ -50,5 +50,5 @@ def object_for(
     project_id = obj
     for part in project_path.split("."):
         project_id = getattr(project_id, part)
-    membership_for(user, int(project_id), role)  # type: ignore[arg-type]
+    membership_for(user, int(project_id), role)  # type: ignore[call-overload]
     return obj

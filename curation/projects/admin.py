@@ -1,23 +1,24 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from curation.projects.models import ApiToken, AuditEvent, Membership, ModelEndpoint, Project
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Project]):
     model = Membership
     extra = 0
     raw_id_fields = ["user"]
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(admin.ModelAdmin[Project]):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 
 
 @admin.register(ModelEndpoint)
-class ModelEndpointAdmin(admin.ModelAdmin):
+class ModelEndpointAdmin(admin.ModelAdmin[ModelEndpoint]):
     list_display = ["name", "project", "base_url", "chat_model", "max_concurrency", "is_default"]
     list_filter = ["is_default"]
     # The encrypted key never shows; set keys through the UI or API.
@@ -26,17 +27,17 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     list_display = ["name", "user", "hint", "created_at", "last_used_at", "revoked_at"]
     exclude = ["token_hash"]
     readonly_fields = ["hint", "last_used_at"]
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     list_display = ["created_at", "actor", "verb", "object_type", "object_id", "project"]
     list_filter = ["verb"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False  # the audit log is append-only

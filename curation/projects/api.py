@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
 
+from curation.http import AuthedRequest
 from curation.projects import services
 from curation.projects.access import membership_for, project_for
 from curation.projects.models import AuditEvent, Membership, ModelEndpoint, Project, Role
@@ -34,7 +35,7 @@ def _project_out(project: Project, role: str | None) -> dict[str, Any]:
 
 
 @router.get("/me", response=MeOut)
-def me(request: HttpRequest) -> dict[str, Any]:
+def me(request: AuthedRequest) -> dict[str, Any]:
     memberships = Membership.objects.filter(user=request.user).select_related("project")
     return {
         "username": request.user.get_username(),
@@ -43,7 +44,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.get("/projects", response=list[ProjectOut])
-def list_projects(request: HttpRequest) -> list[dict[str, Any]]:
+def list_projects(request: AuthedRequest) -> list[dict[str, Any]]:
     memberships = (
         Membership.objects.filter(user=request.user)
         .select_related("project")

@@ -79,12 +79,26 @@ class Membership(models.Model):
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
+def validate_base_url(value: str) -> None:
+    """http(s) with a host. Django's URLValidator would refuse single-label hosts such as
+    `http://vllm:8000/v1` (a compose service), which are normal for model servers."""
+    from urllib.parse import urlsplit
+
+    from django.core.exceptions import ValidationError
+
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValidationError(
+            "Enter an http:// or https:// URL with a host, e.g. http://127.0.0.1:8081/v1."
+        )
+
+
 class ModelEndpoint(models.Model):
     """Any OpenAI-compatible server. The API key is encrypted at rest or read from an env var."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="endpoints")
     name = models.CharField(max_length=100)
-    base_url = models.URLField(max_length=500)
+    base_url = models.CharField(max_length=500, validators=[validate_base_url])
     # Either a Fernet token (encrypted key) or, with api_key_env set, nothing stored at all.
     api_key_encrypted = models.TextField(blank=True)
     api_key_env = models.CharField(

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -179,7 +180,12 @@ def save_endpoint(
         endpoint.is_default = True
     elif is_default is False:
         endpoint.is_default = False
-    endpoint.full_clean(exclude=["project"])
+    try:
+        endpoint.full_clean(exclude=["project"], validate_constraints=False)
+    except ValidationError as exc:
+        raise ServiceError(
+            "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        ) from exc
     endpoint.save()
     audit.record(
         actor,

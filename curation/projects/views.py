@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from curation.http import AuthedRequest
 from curation.projects import services
 from curation.projects.access import membership_for, project_for
 from curation.projects.forms import MemberForm, ProjectForm, TokenForm
@@ -13,7 +14,7 @@ from curation.projects.models import AuditEvent, Membership, Role
 
 
 @login_required
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: AuthedRequest) -> HttpResponse:
     memberships = (
         Membership.objects.filter(user=request.user)
         .select_related("project")
@@ -26,7 +27,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: AuthedRequest) -> HttpResponse:
     form = ProjectForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A project needs a name.")
@@ -39,7 +40,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request.user, project_id)
     project = membership.project
     ctx = {
@@ -55,7 +56,7 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
-def members(request: HttpRequest, project_id: int) -> HttpResponse:
+def members(request: AuthedRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request.user, project_id)
     project = membership.project
     form = MemberForm()
@@ -86,7 +87,7 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, project_id: int, member_id: int) -> HttpResponse:
+def member_remove(request: AuthedRequest, project_id: int, member_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, Role.OWNER)
     try:
         services.remove_member(request.user, project, member_id)
@@ -98,14 +99,14 @@ def member_remove(request: HttpRequest, project_id: int, member_id: int) -> Http
 
 
 @login_required
-def audit_log(request: HttpRequest, project_id: int) -> HttpResponse:
+def audit_log(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, Role.CURATOR)
     events = AuditEvent.objects.filter(project=project).select_related("actor")[:200]
     return render(request, "projects/audit.html", {"project": project, "events": events})
 
 
 @login_required
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthedRequest) -> HttpResponse:
     plain = None
     form = TokenForm()
     if request.method == "POST":
@@ -123,7 +124,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
     try:
         services.revoke_api_token(request.user, token_id)
     except services.ServiceError as exc:

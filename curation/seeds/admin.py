@@ -4,12 +4,12 @@ from curation.seeds.models import Seed, SeedSet
 
 
 @admin.register(SeedSet)
-class SeedSetAdmin(admin.ModelAdmin):
+class SeedSetAdmin(admin.ModelAdmin[SeedSet]):
     list_display = ["name", "project", "seed_count", "source_format", "created_at"]
 
 
 @admin.register(Seed)
-class SeedAdmin(admin.ModelAdmin):
+class SeedAdmin(admin.ModelAdmin[Seed]):
     list_display = ["seed_set", "position", "kind"]
     list_filter = ["kind"]
     search_fields = ["text"]

@@ -55,7 +55,8 @@ def read_upload(file: Any) -> bytes:
         raise HttpError(
             413, f"The file is {file.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB."
         )
-    return file.read()
+    data: bytes = file.read()
+    return data
 
 
 @router.get("/seed-sets/{seed_set_id}", response=SeedSetOut)

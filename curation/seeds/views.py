@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
@@ -19,7 +20,7 @@ PAGE_SIZE = 25
 
 
 @login_required
-def upload(request: HttpRequest, project_id: int) -> HttpResponse:
+def upload(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, Role.CURATOR)
     form = SeedUploadForm()
     if request.method == "POST":
@@ -54,7 +55,7 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
-def detail(request: HttpRequest, seed_set_id: int) -> HttpResponse:
+def detail(request: AuthedRequest, seed_set_id: int) -> HttpResponse:
     seed_set = object_for(request.user, SeedSet.objects.select_related("project"), seed_set_id)
     membership = membership_for(request.user, seed_set.project_id)
     q = request.GET.get("q", "").strip()[:200]
@@ -75,7 +76,7 @@ def detail(request: HttpRequest, seed_set_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def delete(request: HttpRequest, seed_set_id: int) -> HttpResponse:
+def delete(request: AuthedRequest, seed_set_id: int) -> HttpResponse:
     seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id, Role.CURATOR)
     project_id = seed_set.project_id
     try:

@@ -15,7 +15,7 @@ from django.test import Client
 
 from curation.projects.models import Role
 from tests.cast import Cast
-from tests.factories import SeedFactory, SeedSetFactory
+from tests.factories import SampleFactory, SeedFactory, SeedSetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,8 @@ def objects(cast: Cast) -> dict[str, Any]:
     SeedFactory(seed_set=seed_set)
     doomed = SeedSetFactory(project=cast.project, name="Doomed")
     member = cast.project.memberships.get(user=cast.viewer)
-    return {"p": cast.project.pk, "s": seed_set.pk, "d": doomed.pk, "m": member.pk}
+    sample = SampleFactory(project=cast.project)
+    return {"p": cast.project.pk, "s": seed_set.pk, "d": doomed.pk, "m": member.pk, "x": sample.pk}
 
 
 # (name, method, url template, minimum role, body builder)
@@ -55,6 +56,8 @@ PAGES: list[tuple[str, str, str, str, Body]] = [
     ("seed set page", "get", "/seed-sets/{s}/", Role.VIEWER, None),
     ("seed set search fragment", "get", "/seed-sets/{s}/?q=haiku", Role.VIEWER, None),
     ("seed set delete", "post", "/seed-sets/{d}/delete/", Role.CURATOR, dict),
+    ("sample list", "get", "/projects/{p}/samples/?status=pending", Role.VIEWER, None),
+    ("sample page", "get", "/samples/{x}/", Role.VIEWER, None),
 ]
 
 API: list[tuple[str, str, str, str, Body]] = [
@@ -75,6 +78,8 @@ API: list[tuple[str, str, str, str, Body]] = [
     ("get seed set", "get", "/api/v1/seed-sets/{s}", Role.VIEWER, None),
     ("list seeds", "get", "/api/v1/seed-sets/{s}/seeds?q=haiku", Role.VIEWER, None),
     ("delete seed set", "delete", "/api/v1/seed-sets/{d}", Role.CURATOR, None),
+    ("list samples", "get", "/api/v1/projects/{p}/samples", Role.VIEWER, None),
+    ("get sample", "get", "/api/v1/samples/{x}", Role.VIEWER, None),
 ]
 
 RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}

@@ -8,6 +8,8 @@ from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 from pgvector.django import VectorExtension
 
+import curation.projects.models
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -87,7 +89,12 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("name", models.CharField(max_length=100)),
-                ("base_url", models.URLField(max_length=500)),
+                (
+                    "base_url",
+                    models.CharField(
+                        max_length=500, validators=[curation.projects.models.validate_base_url]
+                    ),
+                ),
                 ("api_key_encrypted", models.TextField(blank=True)),
                 (
                     "api_key_env",
