@@ -15,12 +15,18 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
+# The app runs from this checkout (manage.py), so we install its dependencies, not the app
+# itself: no build step, no egg-info. REQS prints them from pyproject.toml.
+REQS = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + sum((p["optional-dependencies"][e] for e in sys.argv[1:]), [])))'
+
 $(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e .
+	$(REQS) > $(VENV)/requirements.txt
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -r $(VENV)/requirements.txt
 	@touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	$(REQS) test > $(VENV)/requirements-test.txt
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -r $(VENV)/requirements-test.txt
 	@touch $@
 
 install: $(STAMP)

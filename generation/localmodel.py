@@ -441,6 +441,16 @@ def _wait_healthy(base_url: str, timeout: float = 60.0) -> None:
     raise ModelError(f"server at {base_url} did not become healthy: {last}")
 
 
+def _busy_slots(base_url: str) -> int:
+    """Number of slots still generating (via /slots; -1 if unknown)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/slots", timeout=2) as r:
+            slots = json.load(r)
+        return sum(1 for slot in slots if slot.get("is_processing"))
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return -1
+
+
 def serve(
     model_path: Path,
     host: str,
@@ -451,8 +461,11 @@ def serve(
     *,
     alias: str | None = None,
     max_tokens: int = 2048,
+    drain_seconds: float = 10.0,
+    kill_after_seconds: float = 5.0,
     on_ready: Callable[[str], None] | None = None,
     stop_event: threading.Event | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> None:
     """Run an xllamacpp (llama.cpp) OpenAI-compatible server until SIGTERM/SIGINT.
 
@@ -462,9 +475,18 @@ def serve(
     (or a model stuck repeating) cannot occupy a slot until the context fills.
     ``on_ready`` receives the base URL once /health answers. ``stop_event`` lets
     an embedding program (or a test) stop the server without a signal.
+
+    Shutdown: wait up to ``drain_seconds`` for in-flight generations to finish
+    (a second signal skips this), then destroy the server. llama.cpp's
+    destructor blocks, holding the GIL, for as long as any client keeps a
+    request open, so a C-level watchdog (faulthandler) hard-exits the process
+    with status 1 if teardown takes longer than ``kill_after_seconds``.
     """
+    import faulthandler
+
     import xllamacpp  # lazy: the 100 MB native wheel is only needed to serve
 
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelError(f"model file not found: {model_path}")
@@ -472,8 +494,9 @@ def serve(
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path)
     if alias:
-        # model_alias is a set in this llama.cpp; the first entry is what
-        # /v1/models reports as "id".
+        # model_alias is a set in this llama.cpp; /v1/models reports it as
+        # "id". The server ignores the "model" field of requests, so this is
+        # for discovery and for clients that validate the name.
         params.model_alias = {alias}
     params.hostnames = [host]
     params.port = port
@@ -485,14 +508,18 @@ def serve(
     # grab every core, which starves the web app on a 2-core box.
     params.cpuparams_batch.n_threads = threads
     params.cont_batching = True  # batch concurrent slots into one decode
+    params.endpoint_slots = True  # used below to drain before shutdown
     params.endpoint_metrics = True  # /metrics is handy when tuning n_parallel
-    # NOTE: params.embedding stays False: in llama.cpp enabling it turns the
-    # server into an embeddings-only server (chat returns an error), and a
-    # chat model's pooled embeddings are poor anyway.
+    # NOTE: params.embedding stays False: with it llama.cpp becomes an
+    # embeddings-only server (chat is refused), and a chat model's pooled
+    # embeddings are poor anyway. Without it /v1/embeddings answers 501.
 
     stop = stop_event or threading.Event()
+    signals_seen = 0
 
     def _request_stop(signum: int, _frame: object) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
         stop.set()
 
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -517,8 +544,8 @@ def serve(
         # second signal). Re-install ours so shutdown is orderly: the handler
         # just sets `stop`, and we tear the server down from this thread.
         _install_handlers()
+        base_url = server.listening_address or f"http://{host}:{port}"
         try:
-            base_url = server.listening_address or f"http://{host}:{port}"
             if not stop.is_set():
                 _wait_healthy(base_url)
                 if on_ready:
@@ -527,10 +554,31 @@ def serve(
             # signals even on platforms where lock waits are not interruptible.
             while not stop.wait(0.5):
                 pass
+            deadline = time.monotonic() + drain_seconds
+            last_busy = 0
+            while signals_seen < 2 and time.monotonic() < deadline:
+                busy = _busy_slots(base_url)
+                if busy <= 0:
+                    break
+                if busy != last_busy:
+                    say(
+                        f"localmodel: stopping; waiting up to {drain_seconds:.0f}s "
+                        f"for {busy} in-flight request(s) (signal again to skip)"
+                    )
+                    last_busy = busy
+                time.sleep(0.5)
         finally:
-            # Server.__dealloc__ -> ~Server(): terminates the task loop, stops
-            # the HTTP listener and joins the loop thread.
-            del server
+            say(
+                "localmodel: shutting down (hard exit in "
+                f"{kill_after_seconds:.0f}s if clients keep requests open)"
+            )
+            faulthandler.dump_traceback_later(kill_after_seconds, exit=True)
+            try:
+                # Server.__dealloc__ -> ~Server(): terminates the task loop,
+                # stops the HTTP listener and joins the loop thread.
+                del server
+            finally:
+                faulthandler.cancel_dump_traceback_later()
     finally:
         if old_handlers is not None:
             signal.signal(signal.SIGTERM, old_handlers[0])
