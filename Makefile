@@ -50,7 +50,7 @@ test: $(TEST_STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
-	  $(BIN)/python manage.py makemigrations --check --dry-run
+	  $(BIN)/python -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
 lint: $(TEST_STAMP)
@@ -62,7 +62,7 @@ typecheck: $(TEST_STAMP)
 
 migrations-check: $(TEST_STAMP)
 	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
-	  $(BIN)/python manage.py makemigrations --check --dry-run
+	  $(BIN)/python -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run
 
 ## Debian's chromium for Playwright browser tests (installed only when running as root).
 browser-deps:

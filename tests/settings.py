@@ -16,6 +16,10 @@ os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 os.environ.setdefault("SEEDBED_LOCAL_MODEL", "off")
 os.environ.pop("SEEDBED_LLM_BASE_URL", None)
 
+import tempfile
+
 from curation.settings import *  # noqa: F403
 
+# whitenoise wants STATIC_ROOT to exist; tests never collect static files.
+STATIC_ROOT = tempfile.mkdtemp(prefix="seedbed-static-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only

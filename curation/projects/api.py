@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from curation.http import AuthedRequest
 from curation.projects import services
@@ -54,12 +55,12 @@ def list_projects(request: AuthedRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/projects", response={201: ProjectOut})
-def create_project(request: HttpRequest, payload: ProjectIn) -> tuple[int, dict[str, Any]]:
+def create_project(request: HttpRequest, payload: ProjectIn) -> Status[dict[str, Any]]:
     try:
         project = services.create_project(request.user, payload.name, payload.description)
     except services.ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
-    return 201, _project_out(project, Role.OWNER)
+    return Status(201, _project_out(project, Role.OWNER))
 
 
 @router.get("/projects/{project_id}", response=ProjectOut)
@@ -88,13 +89,13 @@ def set_member(request: HttpRequest, project_id: int, payload: MemberIn) -> dict
 
 
 @router.delete("/projects/{project_id}/members/{member_id}", response={204: None})
-def remove_member(request: HttpRequest, project_id: int, member_id: int) -> tuple[int, None]:
+def remove_member(request: HttpRequest, project_id: int, member_id: int) -> Status[None]:
     project = project_for(request.user, project_id, Role.OWNER)
     try:
         services.remove_member(request.user, project, member_id)
     except services.ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/projects/{project_id}/audit", response=list[AuditEventOut])

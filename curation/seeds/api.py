@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import File, Form, Router, UploadedFile
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
@@ -30,7 +31,7 @@ def upload_seed_set(
     name: Form[str],
     file: File[UploadedFile],
     description: Form[str] = "",
-) -> tuple[int, SeedSet]:
+) -> Status[SeedSet]:
     project = project_for(request.user, project_id, Role.CURATOR)
     data = read_upload(file)
     try:
@@ -44,7 +45,7 @@ def upload_seed_set(
         )
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
-    return 201, seed_set
+    return Status(201, seed_set)
 
 
 def read_upload(file: Any) -> bytes:
@@ -80,10 +81,10 @@ def list_seeds(
 
 
 @router.delete("/seed-sets/{seed_set_id}", response={204: None})
-def delete_seed_set(request: HttpRequest, seed_set_id: int) -> tuple[int, None]:
+def delete_seed_set(request: HttpRequest, seed_set_id: int) -> Status[None]:
     seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id, Role.CURATOR)
     try:
         services.delete_seed_set(request.user, seed_set)
     except ServiceError as exc:
         raise HttpError(409, str(exc)) from exc
-    return 204, None
+    return Status(204, None)
