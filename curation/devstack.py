@@ -233,6 +233,10 @@ def _alive_pid(name: str) -> int | None:
     return pid if marker.strip() and marker.strip() in cmdline else None
 
 
+# The processes this invocation started, so that waiting can ask them (not /proc) if they died.
+STARTED: dict[str, subprocess.Popen[bytes]] = {}
+
+
 def start_process(name: str, argv: list[str], env: dict[str, str], marker: str) -> None:
     if _alive_pid(name):
         log(f"{name} already running")
@@ -248,8 +252,18 @@ def start_process(name: str, argv: list[str], env: dict[str, str], marker: str) 
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    STARTED[name] = proc
     _pidfile(name).write_text(f"{proc.pid}\n{marker}\n")
     log(f"started {name} (pid {proc.pid}, log .run/logs/{name}.log)")
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def stop_process(name: str, timeout: float = 20.0) -> None:
@@ -260,13 +274,20 @@ def stop_process(name: str, timeout: float = 20.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)  # its own session: the group is ours alone
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive_pid(name):
+    while time.monotonic() < deadline and _running(pid):
         time.sleep(0.2)
-    if _alive_pid(name):
+    if _running(pid):
         os.killpg(pid, signal.SIGKILL)
         log(f"{name} did not stop in {timeout:.0f} s; killed")
     _pidfile(name).unlink(missing_ok=True)
     log(f"stopped {name}")
+
+
+def _has_exited(name: str) -> bool:
+    proc = STARTED.get(name)
+    if proc is not None:
+        return proc.poll() is not None
+    return _alive_pid(name) is None
 
 
 def wait_http(url: str, timeout: float, what: str, proc_name: str | None = None) -> bool:
@@ -279,7 +300,7 @@ def wait_http(url: str, timeout: float, what: str, proc_name: str | None = None)
                     return True
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
-        if proc_name and not _alive_pid(proc_name):
+        if proc_name and _has_exited(proc_name):
             log(f"{what} exited; see .run/logs/{proc_name}.log")
             return False
         if time.monotonic() - last_note > 15:
