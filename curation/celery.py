@@ -11,5 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curation.settings")
 app = Celery("seedbed")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Periodic work (the stale-run sweeper, expired review leases) registers itself in each
-# app's tasks module through `app.conf.beat_schedule`; beat runs whatever is there.
+app.conf.beat_schedule = {
+    # Runs whose driver died (kill -9, lost message) are re-enqueued (generation/runs/tasks.py).
+    "sweep-stale-runs": {"task": "generation.runs.tasks.sweep_stale_runs", "schedule": 15.0},
+}

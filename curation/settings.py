@@ -210,3 +210,11 @@ LOGGING = {
         "openai": {"level": "WARNING"},
     },
 }
+
+# Runs: a driver slice lasts about this long before it re-enqueues itself; a run whose
+# heartbeat is older than the stale time is taken over (worker crash).
+SEEDBED_RUN_SLICE_SECONDS = float(os.environ.get("SEEDBED_RUN_SLICE_SECONDS", "30"))
+SEEDBED_RUN_STALE_SECONDS = float(os.environ.get("SEEDBED_RUN_STALE_SECONDS", "90"))
+SEEDBED_RUN_GRACE_SECONDS = float(os.environ.get("SEEDBED_RUN_GRACE_SECONDS", "10"))
+SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES = env_int("SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES", 8)
+SEEDBED_LLM_MAX_RETRIES = env_int("SEEDBED_LLM_MAX_RETRIES", 5)

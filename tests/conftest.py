@@ -69,3 +69,16 @@ def api_client_for(db: None) -> Any:
         return Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
 
     return make
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[Any]:
+    """A started fake OpenAI-compatible server on loopback (tests/fakes/openai_server.py)."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    fake = FakeOpenAI()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -5,10 +5,32 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Router
+from ninja.errors import HttpError
+from ninja.responses import Status
 
 from curation.projects.access import object_for, project_for
-from generation.runs.models import Sample, SampleStatus
-from generation.runs.schemas import SampleOut, SamplePage
+from curation.projects.api import endpoint_out
+from curation.projects.models import ModelEndpoint, Role
+from curation.projects.schemas import EndpointOut
+from curation.projects.services import ServiceError, save_endpoint
+from curation.seeds.models import SeedSet
+from generation.recipes.registry import UnknownRecipe, describe_all, get_recipe, prompts_for
+from generation.runs import services
+from generation.runs.models import Run, Sample, SampleStatus
+from generation.runs.presenters import run_summary
+from generation.runs.schemas import (
+    BudgetIn,
+    EndpointIn,
+    EndpointTestOut,
+    JudgeIn,
+    PromptIn,
+    PromptOut,
+    QueuedOut,
+    RunIn,
+    RunOut,
+    SampleOut,
+    SamplePage,
+)
 
 router = Router(tags=["samples"])
 
@@ -41,3 +63,186 @@ def list_samples(
 @router.get("/samples/{sample_id}", response=SampleOut)
 def get_sample(request: HttpRequest, sample_id: int) -> Sample:
     return object_for(request.user, Sample.objects.all(), sample_id)
+
+
+# --- recipes, prompts, endpoints, runs, judging -------------------------------------------
+
+
+@router.get("/recipes", response=list[dict[str, Any]], tags=["recipes"])
+def list_recipes(request: HttpRequest) -> list[dict[str, Any]]:
+    return describe_all()
+
+
+@router.get("/projects/{project_id}/prompts", response=list[PromptOut], tags=["recipes"])
+def list_prompts(request: HttpRequest, project_id: int, recipe: str) -> list[dict[str, Any]]:
+    project_for(request.user, project_id)
+    try:
+        get_recipe(recipe)
+    except UnknownRecipe as exc:
+        raise HttpError(404, str(exc)) from exc
+    return [
+        {
+            "recipe": recipe,
+            "name": t.name,
+            "version": t.version,
+            "text": t.text,
+            "variables": sorted(t.variables),
+        }
+        for t in prompts_for(recipe, project_id).values()
+    ]
+
+
+@router.post("/projects/{project_id}/prompts", response={201: PromptOut}, tags=["recipes"])
+def override_prompt(
+    request: HttpRequest, project_id: int, payload: PromptIn
+) -> Status[dict[str, Any]]:
+    project = project_for(request.user, project_id, Role.CURATOR)
+    try:
+        o = services.save_prompt_override(
+            request.user, project, payload.recipe, payload.name, payload.text
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    t = prompts_for(o.recipe_id, project_id)[o.name]
+    return Status(
+        201,
+        {
+            "recipe": o.recipe_id,
+            "name": o.name,
+            "version": t.version,
+            "text": t.text,
+            "variables": sorted(t.variables),
+        },
+    )
+
+
+@router.post("/projects/{project_id}/endpoints", response={201: EndpointOut}, tags=["endpoints"])
+def create_endpoint(
+    request: HttpRequest, project_id: int, payload: EndpointIn
+) -> Status[dict[str, Any]]:
+    project = project_for(request.user, project_id, Role.OWNER)
+    if project.endpoints.filter(name=payload.name).exists():
+        raise HttpError(409, f"An endpoint named {payload.name!r} exists; choose another name.")
+    data = payload.dict()
+    try:
+        endpoint = save_endpoint(
+            request.user,
+            project,
+            name=data.pop("name"),
+            api_key=data.pop("api_key") or None,
+            is_default=data.pop("is_default"),
+            **data,
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return Status(201, endpoint_out(endpoint))
+
+
+@router.post("/endpoints/{endpoint_id}/test", response=EndpointTestOut, tags=["endpoints"])
+def test_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
+    endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
+    return services.test_endpoint(endpoint)
+
+
+def _run(request: HttpRequest, run_id: int, role: str = Role.VIEWER) -> Run:
+    return object_for(request.user, Run.objects.all(), run_id, role)
+
+
+@router.post("/projects/{project_id}/runs", response={201: RunOut}, tags=["runs"])
+def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[dict[str, Any]]:
+    project = project_for(request.user, project_id, Role.CURATOR)
+
+    def pick(model: Any, pk: int | None, what: str) -> Any:
+        if pk is None:
+            return None
+        obj = model.objects.filter(pk=pk, project=project).first()
+        if obj is None:
+            raise HttpError(400, f"No {what} {pk} in this project.")
+        return obj
+
+    try:
+        run = services.start_run(
+            request.user,
+            project,
+            recipe_id=payload.recipe,
+            seed_set=pick(SeedSet, payload.seed_set, "seed set"),
+            endpoint=pick(ModelEndpoint, payload.endpoint, "endpoint"),
+            judge_endpoint=pick(ModelEndpoint, payload.judge_endpoint, "endpoint"),
+            params=payload.params,
+            target_count=payload.target_count,
+            budget_tokens=payload.budget_tokens,
+            budget_cost=payload.budget_cost,
+            name=payload.name,
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    run.refresh_from_db()
+    return Status(201, run_summary(run))
+
+
+@router.get("/projects/{project_id}/runs", response=list[RunOut], tags=["runs"])
+def list_runs(request: HttpRequest, project_id: int) -> list[dict[str, Any]]:
+    project = project_for(request.user, project_id)
+    return [run_summary(r) for r in project.runs.all()[:200]]
+
+
+@router.get("/runs/{run_id}", response=RunOut, tags=["runs"])
+def get_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    return run_summary(_run(request, run_id))
+
+
+def _transition(request: HttpRequest, run_id: int, verb: Any) -> dict[str, Any]:
+    run = _run(request, run_id, Role.CURATOR)
+    try:
+        run = verb(request.user, run)
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return run_summary(run)
+
+
+@router.post("/runs/{run_id}/pause", response=RunOut, tags=["runs"])
+def pause_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    return _transition(request, run_id, services.pause_run)
+
+
+@router.post("/runs/{run_id}/resume", response=RunOut, tags=["runs"])
+def resume_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    return _transition(request, run_id, services.resume_run)
+
+
+@router.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])
+def cancel_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    return _transition(request, run_id, services.cancel_run)
+
+
+@router.post("/runs/{run_id}/budget", response=RunOut, tags=["runs"])
+def set_budget(request: HttpRequest, run_id: int, payload: BudgetIn) -> dict[str, Any]:
+    run = _run(request, run_id, Role.CURATOR)
+    return run_summary(
+        services.set_budget(request.user, run, payload.budget_tokens, payload.budget_cost)
+    )
+
+
+@router.post("/projects/{project_id}/judge", response={202: QueuedOut}, tags=["runs"])
+def judge(request: HttpRequest, project_id: int, payload: JudgeIn) -> Status[dict[str, int]]:
+    project = project_for(request.user, project_id, Role.CURATOR)
+    run = Run.objects.filter(pk=payload.run_id, project=project).first() if payload.run_id else None
+    if payload.run_id and run is None:
+        raise HttpError(400, f"No run {payload.run_id} in this project.")
+    endpoint = None
+    if payload.endpoint is not None:
+        endpoint = ModelEndpoint.objects.filter(pk=payload.endpoint, project=project).first()
+        if endpoint is None:
+            raise HttpError(400, f"No endpoint {payload.endpoint} in this project.")
+    try:
+        n = services.judge_samples(
+            request.user,
+            project,
+            sample_ids=payload.sample_ids,
+            run=run,
+            endpoint=endpoint,
+            samples=payload.samples,
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return Status(202, {"queued": n})

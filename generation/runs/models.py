@@ -87,6 +87,11 @@ class Run(models.Model):
     last_error = models.TextField(blank=True)
     state = models.JSONField(default=dict, blank=True)  # the recipe's resumable cursor
 
+    # The driver's lease: one slice at a time per run. A stale heartbeat lets the sweeper
+    # (or a redelivered task) take over after a worker crash.
+    lease_token = models.CharField(max_length=32, blank=True)
+    slices = models.PositiveIntegerField(default=0)
+    active_seconds = models.FloatField(default=0.0)  # time spent in slices, for samples/s and ETA
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +125,59 @@ class Run(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+class RunItem(models.Model):
+    """A finished unit of work: it produced samples, was filtered, or failed.
+
+    Written in the same transaction as the samples it produced, so a resumed run
+    neither redoes nor loses work. (Samples also carry their own keys.)
+    """
+
+    class Outcome(models.TextChoices):
+        PRODUCED = "produced", "Produced"
+        FILTERED = "filtered", "Filtered"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
+    work_key = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "work_key"], name="runitem_once_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.work_key} {self.outcome}"
+
+
+class PromptOverride(models.Model):
+    """A project's own version of a recipe's prompt template. Each save is a new version."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompt_overrides")
+    recipe_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recipe_id", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "recipe_id", "name", "version"], name="prompt_override_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipe_id}/{self.name} p{self.version}"
 
 
 class SampleKind(models.TextChoices):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ninja import Schema
@@ -36,3 +37,101 @@ class SamplePage(Schema):
     page: int
     pages: int
     results: list[SampleOut]
+
+
+class RunIn(Schema):
+    recipe: str
+    seed_set: int | None = None
+    endpoint: int | None = None
+    judge_endpoint: int | None = None
+    params: dict[str, Any] = {}
+    target_count: int = 100
+    budget_tokens: int | None = None
+    budget_cost: Decimal | None = None
+    name: str = ""
+
+
+class RunOut(Schema):
+    id: int
+    project_id: int
+    name: str
+    recipe: str
+    recipe_version: str
+    params: dict[str, Any]
+    seed_set: int | None
+    endpoint: int | None
+    judge_endpoint: int | None
+    status: str
+    target: int
+    produced: int
+    filtered: dict[str, int]
+    filtered_total: int
+    failed: int
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+    budget_tokens: int | None
+    budget_cost: Decimal | None
+    samples_per_s: float | None
+    eta_s: float | None
+    progress: float
+    last_error: str
+    prompt_versions: dict[str, str]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BudgetIn(Schema):
+    budget_tokens: int | None = None
+    budget_cost: Decimal | None = None
+
+
+class JudgeIn(Schema):
+    sample_ids: list[int] | None = None
+    run_id: int | None = None
+    endpoint: int | None = None
+    samples: int = 3
+
+
+class QueuedOut(Schema):
+    queued: int
+
+
+class EndpointIn(Schema):
+    name: str
+    base_url: str
+    api_key: str = ""
+    api_key_env: str = ""
+    chat_model: str
+    judge_model: str = ""
+    embedding_model: str = ""
+    max_concurrency: int = 8
+    rpm: int | None = None
+    tpm: int | None = None
+    price_in_per_1k: Decimal = Decimal(0)
+    price_out_per_1k: Decimal = Decimal(0)
+    timeout_s: float = 120.0
+    is_default: bool = False
+
+
+class EndpointTestOut(Schema):
+    ok: bool
+    models: list[str] = []
+    reply: str = ""
+    latency_ms: int = 0
+    error: str = ""
+
+
+class PromptOut(Schema):
+    recipe: str
+    name: str
+    version: str
+    text: str
+    variables: list[str]
+
+
+class PromptIn(Schema):
+    recipe: str
+    name: str
+    text: str

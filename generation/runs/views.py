@@ -19,6 +19,9 @@ def sample_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     samples = Sample.objects.filter(project=membership.project).select_related("run")
     if status in SampleStatus.values:
         samples = samples.filter(status=status)
+    run_id = request.GET.get("run", "")
+    if run_id.isdigit():
+        samples = samples.filter(run_id=int(run_id))
     page = Paginator(samples.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "runs/sample_list.html"
     if request.htmx:

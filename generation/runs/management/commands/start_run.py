@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from curation.projects.models import ModelEndpoint, Project
+from curation.projects.services import ServiceError
+from generation.runs.models import TERMINAL_STATUSES, Run
+from generation.runs.presenters import run_summary
+from generation.runs.services import start_run
+
+
+class Command(BaseCommand):
+    help = "Start a recipe run (the worker executes it). --wait follows it to the end."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--project", required=True, help="Project id or slug.")
+        parser.add_argument("--recipe", required=True)
+        parser.add_argument("--seed-set", type=int, help="Seed set id.")
+        parser.add_argument("--endpoint", help="Endpoint id or name (default: the project's).")
+        parser.add_argument("--judge-endpoint", help="Endpoint id or name.")
+        parser.add_argument("--target", type=int, default=100)
+        parser.add_argument("--params", default="{}", help="Recipe params as JSON.")
+        parser.add_argument("--budget-tokens", type=int)
+        parser.add_argument("--budget-cost", type=Decimal)
+        parser.add_argument("--name", default="")
+        parser.add_argument("--user", help="Username recorded as starting it.")
+        parser.add_argument("--wait", action="store_true", help="Print progress until it ends.")
+
+    def handle(self, *args: Any, **o: Any) -> None:
+        ref = o["project"]
+        project = Project.objects.filter(
+            **({"pk": int(ref)} if ref.isdigit() else {"slug": ref})
+        ).first()
+        if project is None:
+            raise CommandError(f"No project {ref!r}.")
+        try:
+            params = json.loads(o["params"])
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--params is not JSON: {exc}") from exc
+        actor = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
+        try:
+            run = start_run(
+                actor,
+                project,
+                recipe_id=o["recipe"],
+                seed_set=project.seed_sets.filter(pk=o["seed_set"]).first()
+                if o["seed_set"]
+                else None,
+                endpoint=self._endpoint(project, o["endpoint"]),
+                judge_endpoint=self._endpoint(project, o["judge_endpoint"]),
+                params=params,
+                target_count=o["target"],
+                budget_tokens=o["budget_tokens"],
+                budget_cost=o["budget_cost"],
+                name=o["name"],
+            )
+        except ServiceError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Started run {run.pk} ({run.recipe_id}, target {run.target_count}).")
+        if o["wait"]:
+            while True:
+                run = Run.objects.get(pk=run.pk)
+                s = run_summary(run)
+                self.stdout.write(
+                    f"{s['status']}: {s['produced']}/{s['target']} "
+                    f"filtered={s['filtered_total']} failed={s['failed']}"
+                )
+                if run.status in TERMINAL_STATUSES:
+                    break
+                time.sleep(2)
+            self.stdout.write(json.dumps(s, default=str))
+
+    def _endpoint(self, project: Project, ref: str | None) -> ModelEndpoint | None:
+        if not ref:
+            return None
+        found = project.endpoints.filter(
+            **({"pk": int(ref)} if ref.isdigit() else {"name": ref})
+        ).first()
+        if found is None:
+            raise CommandError(f"No endpoint {ref!r} in {project}.")
+        return found

@@ -1,0 +1,291 @@
+"""Verbs on runs, prompt overrides and judging. Each is atomic, audited, and enqueues on commit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from curation.projects import audit
+from curation.projects.models import ModelEndpoint, Project
+from curation.projects.services import ServiceError
+from curation.seeds.models import SeedSet
+from generation.recipes.prompts import PromptError, validate_override
+from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
+from generation.runs.models import PromptOverride, Run, RunStatus, Sample
+
+
+def _enqueue_drive(run_id: int) -> None:
+    from generation.runs.tasks import drive_run
+
+    transaction.on_commit(lambda: drive_run.delay(run_id))
+
+
+def params_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "params"
+        parts.append(f"{where}: {err['msg']}")
+    return "Invalid params: " + "; ".join(parts)
+
+
+def start_run(
+    actor: Any,
+    project: Project,
+    *,
+    recipe_id: str,
+    endpoint: ModelEndpoint | None,
+    seed_set: SeedSet | None = None,
+    judge_endpoint: ModelEndpoint | None = None,
+    params: dict[str, Any] | None = None,
+    target_count: int = 100,
+    budget_tokens: int | None = None,
+    budget_cost: Decimal | None = None,
+    name: str = "",
+) -> Run:
+    try:
+        recipe = get_recipe(recipe_id)
+    except UnknownRecipe as exc:
+        raise ServiceError(str(exc)) from exc
+    try:
+        clean = recipe.Params.model_validate(params or {}).model_dump()
+    except ValidationError as exc:
+        raise ServiceError(params_error(exc)) from exc
+    if target_count < 1:
+        raise ServiceError("The target count must be at least 1.")
+    if endpoint is None:
+        endpoint = ModelEndpoint.objects.filter(project=project, is_default=True).first()
+        if endpoint is None:
+            raise ServiceError("Choose a model endpoint (the project has no default).")
+    for e in (endpoint, judge_endpoint):
+        if e is not None and e.project_id != project.pk:
+            raise ServiceError("That endpoint belongs to another project.")
+    if seed_set is not None and seed_set.project_id != project.pk:
+        raise ServiceError("That seed set belongs to another project.")
+    if recipe.needs_seed_set and seed_set is None:
+        raise ServiceError(f"{recipe.name} needs a seed set.")
+    if budget_tokens is not None and budget_tokens < 1:
+        raise ServiceError("A token budget must be positive.")
+    if budget_cost is not None and budget_cost <= 0:
+        raise ServiceError("A cost budget must be positive.")
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            name=name[:200],
+            recipe_id=recipe.id,
+            recipe_version=recipe.version,
+            params=clean,
+            seed_set=seed_set,
+            endpoint=endpoint,
+            judge_endpoint=judge_endpoint,
+            target_count=target_count,
+            budget_tokens=budget_tokens,
+            budget_cost=budget_cost,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            state={
+                "prompts": {n: t.version for n, t in prompts_for(recipe.id, project.pk).items()}
+            },
+        )
+        audit.record(
+            actor,
+            "run.start",
+            run,
+            project=project,
+            after={
+                "recipe": recipe.id,
+                "target": target_count,
+                "params": clean,
+            },
+        )
+        _enqueue_drive(run.pk)
+    return run
+
+
+def _move(actor: Any, run: Run, to: str, verb: str, **extra: Any) -> Run:
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if not locked.can_move_to(to):
+            raise ServiceError(f"A {locked.get_status_display().lower()} run cannot be {verb}d.")
+        before = locked.status
+        locked.status = to
+        fields = ["status"]
+        if to in (RunStatus.CANCELLED,):
+            locked.finished_at = timezone.now()
+            fields.append("finished_at")
+        for k, v in extra.items():
+            setattr(locked, k, v)
+            fields.append(k)
+        locked.save(update_fields=fields)
+        audit.record(
+            actor,
+            f"run.{verb}",
+            locked,
+            project=locked.project_id,
+            before={"status": before},
+            after={"status": to},
+        )
+        if to == RunStatus.QUEUED:
+            _enqueue_drive(locked.pk)
+    return locked
+
+
+def pause_run(actor: Any, run: Run) -> Run:
+    return _move(actor, run, RunStatus.PAUSED, "pause")
+
+
+def resume_run(actor: Any, run: Run) -> Run:
+    if run.status == RunStatus.BUDGET_EXHAUSTED and not _budget_left(run):
+        raise ServiceError("Raise the budget before resuming: it is spent.")
+    return _move(actor, run, RunStatus.QUEUED, "resume", last_error="", finished_at=None)
+
+
+def cancel_run(actor: Any, run: Run) -> Run:
+    return _move(actor, run, RunStatus.CANCELLED, "cancel")
+
+
+def set_budget(actor: Any, run: Run, budget_tokens: int | None, budget_cost: Decimal | None) -> Run:
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        before = {"tokens": locked.budget_tokens, "cost": str(locked.budget_cost)}
+        locked.budget_tokens, locked.budget_cost = budget_tokens, budget_cost
+        locked.save(update_fields=["budget_tokens", "budget_cost"])
+        audit.record(
+            actor,
+            "run.budget",
+            locked,
+            project=locked.project_id,
+            before=before,
+            after={"tokens": budget_tokens, "cost": str(budget_cost)},
+        )
+    return locked
+
+
+def _budget_left(run: Run) -> bool:
+    from generation.runs.store import budget_exhausted
+
+    return not budget_exhausted(run)
+
+
+def save_prompt_override(
+    actor: Any, project: Project, recipe_id: str, name: str, text: str
+) -> PromptOverride:
+    try:
+        recipe = get_recipe(recipe_id)
+    except UnknownRecipe as exc:
+        raise ServiceError(str(exc)) from exc
+    base = prompts_for(recipe_id, None).get(name)
+    if base is None:
+        raise ServiceError(f"{recipe.name} has no prompt named {name!r}.")
+    try:
+        validate_override(base, text)
+        recipe.validate_prompt(name, text)
+    except PromptError as exc:
+        raise ServiceError(str(exc)) from exc
+    with transaction.atomic():
+        last = (
+            PromptOverride.objects.select_for_update()
+            .filter(project=project, recipe_id=recipe_id, name=name)
+            .order_by("-version")
+            .first()
+        )
+        override = PromptOverride.objects.create(
+            project=project,
+            recipe_id=recipe_id,
+            name=name,
+            version=(last.version + 1) if last else 1,
+            text=text,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit.record(
+            actor,
+            "prompt.override",
+            override,
+            project=project,
+            after={"recipe": recipe_id, "name": name, "version": override.version},
+        )
+    return override
+
+
+def judge_samples(
+    actor: Any,
+    project: Project,
+    *,
+    sample_ids: list[int] | None = None,
+    run: Run | None = None,
+    endpoint: ModelEndpoint | None = None,
+    samples: int = 3,
+) -> int:
+    """Queue the additive-rubric judge over a selection; Judgements are written as they finish."""
+    qs = Sample.objects.filter(project=project)
+    if run is not None:
+        qs = qs.filter(run=run)
+    if sample_ids is not None:
+        qs = qs.filter(pk__in=sample_ids)
+    ids = list(qs.order_by("id").values_list("id", flat=True))
+    if not ids:
+        raise ServiceError("No samples to judge.")
+    endpoint = endpoint or ModelEndpoint.objects.filter(project=project, is_default=True).first()
+    if endpoint is None or endpoint.project_id != project.pk:
+        raise ServiceError("Choose a judge endpoint of this project.")
+    from generation.runs.tasks import judge_samples_task
+
+    with transaction.atomic():
+        audit.record(
+            actor,
+            "samples.judge",
+            endpoint,
+            project=project,
+            after={"samples": len(ids), "run": run.pk if run else None},
+        )
+        transaction.on_commit(
+            lambda: judge_samples_task.delay(project.pk, ids, endpoint.pk, samples)
+        )
+    return len(ids)
+
+
+def test_endpoint(endpoint: ModelEndpoint) -> dict[str, Any]:
+    """List the models and make one tiny chat call; report what happened, never raise."""
+    import asyncio
+    import dataclasses
+
+    from generation.llm import LLMClient, LLMError
+    from generation.runs.driver import endpoint_config
+
+    probe = llm_probe(endpoint)
+    if not probe["ok"]:
+        return {
+            "ok": False,
+            "error": probe.get("error", "unreachable"),
+            "latency_ms": probe.get("latency_ms", 0),
+        }
+
+    async def ping() -> dict[str, Any]:
+        config = endpoint_config(endpoint)
+        quick = dataclasses.replace(config, max_retries=1, timeout_s=30.0)
+        async with LLMClient(quick) as client:
+            done = await client.complete(
+                [{"role": "user", "content": "Reply with the single word: ready"}],
+                purpose="test",
+                max_tokens=5,
+                temperature=0.0,
+            )
+            return {
+                "ok": True,
+                "models": probe.get("models", []),
+                "reply": done.texts[0][:200],
+                "latency_ms": done.latency_ms,
+            }
+
+    try:
+        return asyncio.run(ping())
+    except LLMError as exc:
+        return {"ok": False, "models": probe.get("models", []), "error": str(exc)[:500]}
+
+
+def llm_probe(endpoint: ModelEndpoint) -> dict[str, Any]:
+    from generation import llm
+
+    return llm.probe(endpoint.base_url, endpoint.get_api_key(), timeout=10.0)
