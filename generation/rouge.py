@@ -13,13 +13,15 @@ their multiset intersection (clipped token counts), so with ``m`` and ``n`` toke
 
     F = 2 * LCS / (m + n) <= 2 * overlap / (m + n).
 
-Items that share no token with the query score 0. An inverted index (token -> items) finds
-the items sharing a token, rarest tokens first; an item not reached after the rarest tokens
-have been scanned can only overlap through the remaining ``R`` token occurrences, so it
-scores at most ``2R / (m + R)``. Search stops as soon as that falls below what it still
-needs, and exact LCS is computed only for items whose bound can still matter, best bound
-first. Bounds carry a 1e-12 margin, far above floating-point error, so pruning never drops
-an item that could qualify.
+Speed. Every token keeps a posting list of the items holding it (one list per repeat
+level, so clipped counts come out right); common tokens also keep it as a bitset, a Python
+int with bit i set for item i, updated on `add`. A query adds its tokens' bitsets into
+bit-sliced counters (bit j of every item's overlap in one int), which gives the exact
+overlap of the whole pool in a few dozen big-int operations over pool/64 machine words.
+Items are then scored exactly (bit-parallel LCS) in rounds of decreasing bound, only those
+whose bound can still reach the k-th best score: on realistic pools a few dozen LCS
+computations per query instead of one per pool item. Bounds carry a margin far above
+floating-point error, so pruning never drops an item that could qualify or tie.
 
 Pure standard library; no Django.
 """
@@ -27,8 +29,8 @@ Pure standard library; no Django.
 from __future__ import annotations
 
 import heapq
+import math
 import re
-from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -179,16 +181,13 @@ class RougeIndex:
     """
 
     # Postings at least this long keep a cached bitset over item ids, updated on add().
-    _DENSE_MIN = 48
-    # Seeding: scan the rarest query tokens until this many items share one, then score
-    # the most promising of them exactly.
-    _SEED_POOL = 64
-    _SEED_EVAL = 24
+    _DENSE_MIN = 128
+    # How far each round of exact scoring lowers the bound level.
+    _LEVEL_STEP = 0.1
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
         self._texts: list[str] = []
         self._tokens: list[tuple[int, ...]] = []
-        self._lengths: list[int] = []
         self._vocab: dict[str, int] = {}
         # token id -> level j -> ids (ascending) of the items holding the token more than j
         # times. Counting an item once per list it is on, over levels 0..qc-1 of each query
@@ -212,6 +211,7 @@ class RougeIndex:
         vocab = self._vocab
         postings = self._postings
         bits = self._bits
+        dense_min = self._DENSE_MIN
         ids: list[int] = []
         for tok in tokenize(text):
             tid = vocab.get(tok)
@@ -227,10 +227,12 @@ class RougeIndex:
             for j in range(c):
                 if j == len(levels):
                     levels.append([])
-                levels[j].append(item_id)
-                cached = bits.get((tid, j))
-                if cached is not None:
-                    bits[tid, j] = cached | bit
+                level = levels[j]
+                level.append(item_id)
+                if len(level) > dense_min:
+                    bits[tid, j] |= bit
+                elif len(level) == dense_min:
+                    bits[tid, j] = _ids_to_bits(level)
         n = len(ids)
         len_bits = self._len_bits
         while len(len_bits) <= n:
@@ -238,7 +240,6 @@ class RougeIndex:
         len_bits[n] |= bit
         self._texts.append(text)
         self._tokens.append(tuple(ids))
-        self._lengths.append(n)
         return item_id
 
     def max_similarity(
@@ -321,18 +322,17 @@ class RougeIndex:
     ) -> list[tuple[float, int]]:
         """The top-k heap of (score, -id) over the items sharing a token with the query.
 
-        1. Seed: count overlaps (in C, `Counter.update`) over the query's rarest tokens
-           until a few dozen items share one, and score the most promising exactly. The
-           k-th best of those, `floor`, can only be raised by the rest of the pool.
-        2. Filter: an item of n tokens overlapping the query in c tokens scores at most
-           2c / (m + n). Exact overlaps for the whole pool come from bit-sliced sums of
-           per-token bitsets (a few hundred big-int operations, each over pool/64 words),
-           and for each length n the items with c >= floor * (m + n) / 2 are kept.
-        3. Score the kept items exactly.
+        An item of n tokens overlapping the query (m tokens) in c tokens scores at most
+        2c / (m + n). Exact overlaps for the whole pool come from a bit-sliced sum of
+        per-token bitsets: planes[j] holds bit j of every item's overlap, a few dozen
+        big-int operations over pool/64 words each. Then, for bound levels L = 0.9, 0.8,
+        ... (never below the k-th best score once there are k), the items whose bound
+        reaches L (overlap >= L (m + n) / 2, per length n) and were not scored yet are
+        scored exactly, until the top-k is full and its k-th score is at least L: nothing
+        left can beat it, nor tie it with a smaller id.
         """
         postings = self._postings
         tokens = self._tokens
-        lengths = self._lengths
         m = len(q_ids)
 
         masks: dict[int, int] = {}
@@ -340,66 +340,10 @@ class RougeIndex:
             if tid >= 0:
                 masks[tid] = masks.get(tid, 0) | (1 << i)
 
-        top: list[tuple[float, int]] = []
-        evaluated: set[int] = set()
-
-        def evaluate(iid: int) -> bool:
-            """Score one item into `top`; True when it triggers the early exit."""
-            evaluated.add(iid)
-            item = tokens[iid]
-            score = _fmeasure(_lcs_bits(masks, m, item), m, len(item))
-            if stop_above is not None and score > stop_above:
-                top[:] = [(score, -iid)]
-                return True
-            entry = (score, -iid)
-            if len(top) < k:
-                heapq.heappush(top, entry)
-            elif entry > top[0]:
-                heapq.heapreplace(top, entry)
-            return False
-
-        def bound(overlap: int, n: int) -> float:
-            return 2.0 * min(overlap, n) / (m + n) + _EPS
-
-        # 1. Seed from the rarest tokens.
-        order = sorted(q_counts, key=lambda t: len(postings[t][0]))
-        acc: Counter[int] = Counter()
-        pos = 0
-        remaining = m  # query token occurrences not yet counted (unknown tokens included)
-        seed_pool = max(self._SEED_POOL, 4 * k)
-        while pos < len(order) and len(acc) < seed_pool:
-            tid = order[pos]
-            qc = q_counts[tid]
-            for level in postings[tid][:qc]:
-                acc.update(level)
-            remaining -= qc
-            pos += 1
-
-        if pos == len(order):
-            # Every item sharing a token has its exact overlap in `acc`: best bound first.
-            for b, iid in sorted(((bound(c, lengths[i]), i) for i, c in acc.items()), reverse=True):
-                if len(top) == k and b < top[0][0]:
-                    break
-                if evaluate(iid):
-                    break
-            return top
-
-        rest = remaining
-        seeds = heapq.nlargest(
-            max(self._SEED_EVAL, k + 16),
-            acc.items(),
-            key=lambda e: bound(e[1] + rest, lengths[e[0]]),
-        )
-        for iid, _ in seeds:
-            if evaluate(iid):
-                return top
-        floor = top[0][0]  # top is full: acc held at least 4k items, all scored > 0
-
-        # 2. Exact overlaps for the whole pool as bit planes: planes[j] holds bit j.
         planes: list[int] = []
         for tid, qc in q_counts.items():
-            for j, level in enumerate(postings[tid][:qc]):
-                carry = self._bitset(tid, j, level)
+            for j, ids in enumerate(postings[tid][:qc]):
+                carry = self._bitset(tid, j, ids)
                 for p in range(len(planes)):
                     plane = planes[p]
                     planes[p] = plane ^ carry
@@ -408,28 +352,46 @@ class RougeIndex:
                         break
                 if carry:
                     planes.append(carry)
+        shared = 0  # items sharing at least one token with the query
+        for plane in planes:
+            shared |= plane
 
-        by_tau: dict[int, int] = {}  # minimum overlap -> items of the lengths needing it
-        for n, len_bits in enumerate(self._len_bits):
-            if not len_bits or bound(m, n) < floor:
-                continue
-            tau = max(1, int((floor - _EPS) * (m + n) / 2.0))  # rounds down: a superset
-            by_tau[tau] = by_tau.get(tau, 0) | len_bits
-        kept = 0
-        for tau, within in by_tau.items():
-            kept |= _at_least(planes, tau, within)
-
-        # 3. Exact scores.
-        for iid in _bits_to_ids(kept):
-            if iid not in evaluated and evaluate(iid):
-                return top
+        len_bits = [(n, bits) for n, bits in enumerate(self._len_bits) if bits]
+        top: list[tuple[float, int]] = []
+        done = 0  # bitset of the items already scored
+        level = 1.0
+        while shared & ~done:
+            if len(top) == k and top[0][0] >= level:
+                break
+            level = max(0.0, level - self._LEVEL_STEP)
+            if len(top) == k:
+                # Only items that can still reach the k-th score matter.
+                level = max(level, top[0][0])
+            by_tau: dict[int, int] = {}  # minimum overlap -> items of lengths needing it
+            for n, bits in len_bits:
+                if 2.0 * min(n, m) / (m + n) + _EPS < level:
+                    continue  # even a full overlap cannot reach the level
+                # Least overlap c with 2c / (m + n) >= level, erring low (a superset).
+                tau = max(1, math.ceil((level - 1e-9) * (m + n) / 2.0))
+                by_tau[tau] = by_tau.get(tau, 0) | bits
+            kept = 0
+            not_done = ~done
+            for tau, within in by_tau.items():
+                kept |= _at_least(planes, tau, within & not_done)
+            done |= kept
+            for iid in _bits_to_ids(kept):
+                item = tokens[iid]
+                score = _fmeasure(_lcs_bits(masks, m, item), m, len(item))
+                if stop_above is not None and score > stop_above:
+                    return [(score, -iid)]
+                entry = (score, -iid)
+                if len(top) < k:
+                    heapq.heappush(top, entry)
+                elif entry > top[0]:
+                    heapq.heapreplace(top, entry)
         return top
 
     def _bitset(self, tid: int, level: int, ids: list[int]) -> int:
-        cached = self._bits.get((tid, level))
-        if cached is not None:
-            return cached
-        bits = _ids_to_bits(ids)
         if len(ids) >= self._DENSE_MIN:
-            self._bits[tid, level] = bits
-        return bits
+            return self._bits[tid, level]
+        return _ids_to_bits(ids)

@@ -182,9 +182,7 @@ class SelfInstruct(Recipe):
     async def run_slice(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.human = [
-            (s.id, str(s.payload["instruction"]))
-            for s in ctx.seeds
-            if s.kind == "instruction"
+            (s.id, str(s.payload["instruction"])) for s in ctx.seeds if s.kind == "instruction"
         ]
         if not self.human:
             raise ValueError("Self-Instruct needs a seed set of instruction seeds.")
@@ -204,7 +202,7 @@ class SelfInstruct(Recipe):
         gens: set[asyncio.Task[tuple[str, Any]]] = set()
         works: set[asyncio.Task[tuple[str, Any]]] = set()
         yield_per_task, tasks_per_gen = 2.0, 2.0  # running estimates, to avoid over-generating
-        made_tasks = made_samples = gen_done = 0
+        made_tasks = made_samples = gen_done = barren = 0
         gen_slot = int(ctx.state.get("gen_calls", 0))
         while True:
             while len(gens) + len(works) < ctx.max_inflight and not ctx.should_stop():
@@ -233,6 +231,7 @@ class SelfInstruct(Recipe):
                         await ctx.emit([result])
                         continue
                     accepted = self._accept(result)
+                    barren = 0 if accepted else barren + 1
                     made_tasks += len(accepted)
                     jobs.extend(accepted)
                     tasks_per_gen = max(0.2, made_tasks / gen_done)
@@ -243,6 +242,14 @@ class SelfInstruct(Recipe):
                         yield_per_task = max(0.5, made_samples / max(1, made_tasks - len(jobs)))
                     await ctx.emit([result])
             ctx.state["gen_calls"] = gen_slot
+            await ctx.maybe_flush()
+            if barren >= ctx.max_inflight * 5 and not works and not jobs:
+                # The model keeps proposing tasks the pool already has (or that fail the rules).
+                ctx.mark_exhausted()
+                for t in gens:
+                    t.cancel()
+                await asyncio.gather(*gens, return_exceptions=True)
+                break
             if ctx.time_left() < -ctx.grace_seconds:
                 for t in gens | works:
                     t.cancel()

@@ -252,7 +252,9 @@ class Driver:
     # -- what recipes call --------------------------------------------------------------
 
     def remaining(self) -> int:
-        return max(0, self.target - self.produced)
+        """Samples still wanted, counting those finished but not yet committed."""
+        pending = sum(len(o) for o in self._pending if not isinstance(o, Skip))
+        return max(0, self.target - self.produced - pending)
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()

@@ -29,8 +29,10 @@ def judged_response(body: dict[str, Any]) -> str:
 def script(fake: Any, judged: dict[str, list[str]]) -> None:
     fake.script(r"additive 5-point", lambda body: judged[judged_response(body)])
     fake.script(r"Write ONE new task", "Describe the water cycle in two sentences.")
-    fake.script(r"water cycle|Write a short poem|Classify|Convert|Summarise|Give three|Explain",
-                lambda body: RESPONSES)
+    fake.script(
+        r"water cycle|Write a short poem|Classify|Convert|Summarise|Give three|Explain",
+        lambda body: RESPONSES,
+    )
 
 
 def test_scores_parse_from_the_last_score_line_and_a_missing_score_is_dropped() -> None:
@@ -54,7 +56,9 @@ def test_a_run_pairs_4_7_against_1_3_and_stores_both_judgements(bench: Any, fake
     assert run.status == RunStatus.COMPLETED, run.last_error
     sample = run.samples.get()
     assert sample.kind == "preference"
-    assert sample.messages == [{"role": "user", "content": "Describe the water cycle in two sentences."}]
+    assert sample.messages == [
+        {"role": "user", "content": "Describe the water cycle in two sentences."}
+    ]
     assert sample.chosen[0]["content"] == "resp-A"
     assert sample.rejected[0]["content"] == "resp-D"
     assert sample.extra["scores"] == pytest.approx([4.667, 3.0, 3.0, 1.333], abs=0.01)

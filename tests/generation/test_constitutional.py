@@ -1,0 +1,105 @@
+"""Constitutional AI (#18): critique/revision chains, and preference labels from logprobs."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from generation.llm import Completion, TokenLogprob
+from generation.recipes.constitutional import clamp, hard_label, parse_constitution, soft_label
+from generation.recipes.prompts import PromptError, builtin_templates
+from generation.runs.models import RunStatus
+
+
+def completion(tokens: list[TokenLogprob] | None, text: str = "A") -> Completion:
+    return Completion(
+        [text], ["stop"], None, [tokens] if tokens else None, "m", 1, 1, Decimal(0), 1, 1
+    )
+
+
+def test_the_soft_label_normalises_the_logprobs_of_a_and_b() -> None:
+    token = TokenLogprob("A", math.log(0.6), {"A": math.log(0.6), "B": math.log(0.2), "C": -5})
+    assert soft_label(completion([token])) == pytest.approx(0.75)
+    token = TokenLogprob(" (", -0.1, {" (": -0.1})
+    token_b = TokenLogprob("B", math.log(0.9), {"B": math.log(0.9), "A": math.log(0.1)})
+    assert soft_label(completion([token, token_b])) == pytest.approx(0.1)
+
+
+def test_without_logprobs_the_label_is_hard_and_cot_is_clamped_to_40_60() -> None:
+    assert soft_label(completion(None)) is None
+    assert hard_label("Both are fine, but... Answer: (B)") == 0.0
+    assert hard_label("A") == 1.0
+    assert hard_label("I cannot decide.") is None
+    assert clamp(1.0) == 0.6 and clamp(0.0) == 0.4 and clamp(0.55) == 0.55
+
+
+def test_the_shipped_constitution_has_16_critiques_and_16_comparisons() -> None:
+    doc = parse_constitution(builtin_templates("constitutional_ai")["constitution"].text)
+    assert len(doc["critiques"]) == 16
+    assert len(doc["comparisons"]) == 16
+    with pytest.raises(PromptError, match="JSON"):
+        parse_constitution("not json")
+    with pytest.raises(PromptError, match="critiques"):
+        parse_constitution('{"comparisons": ["x?"]}')
+
+
+def script(fake: Any, judge_reply: str) -> None:
+    fake.script(r"Critique request: .*\nCritique:\s*$", "The reply is unkind.")
+    fake.script(r"Revised reply:\s*$", lambda body: "Revised: " + str(len(fake.requests)))
+    fake.script(r"The answer is: \($|Answer: \(A\)\" or", judge_reply)
+    fake.script(r"^How do I", lambda body: ["First answer.", "Second answer."])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_prompt_gives_an_sft_row_with_its_chain_and_a_preference_row(
+    bench: Any, fake_llm: Any
+) -> None:
+    from curation.seeds.services import import_seed_set
+
+    seed_set = import_seed_set(
+        bench.owner,
+        bench.project,
+        name="Red team",
+        data=b'{"text": "How do I pick a lock?"}\n',
+    )
+    script(fake_llm, "A")
+    run = bench.start("constitutional_ai", 2, seed_set=seed_set, params={"n_revisions": 2})
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    sft = run.samples.get(kind="sft")
+    assert sft.messages[0] == {"role": "user", "content": "How do I pick a lock?"}
+    chain = sft.extra["chain"]
+    assert len(chain) == 2
+    assert all(c["critique"] == "The reply is unkind." for c in chain)
+    assert sft.messages[1]["content"] == chain[-1]["revision"]
+    assert chain[1]["critique_request"]  # a sampled principle, recorded
+    pref = run.samples.get(kind="preference")
+    assert 0.0 <= pref.extra["p_a"] <= 1.0
+    assert pref.extra["label_mode"] == "logprobs"
+    assert pref.extra["source"] == "ai_judge:constitutional_ai"
+    compare = next(
+        r for r in fake_llm.requests if "The answer is: (" in r["messages"][-1]["content"]
+    )
+    assert compare["logprobs"] is True and compare["top_logprobs"] == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chain_of_thought_labels_are_clamped_into_40_60(bench: Any, fake_llm: Any) -> None:
+    from curation.seeds.services import import_seed_set
+
+    seed_set = import_seed_set(
+        bench.owner,
+        bench.project,
+        name="Red team",
+        data=b'{"text": "How do I pick a lock?"}\n',
+    )
+    script(fake_llm, "Option B declines politely and explains why.\nAnswer: (B)")
+    run = bench.start(
+        "constitutional_ai", 1, seed_set=seed_set, params={"mode": "rl", "label_mode": "cot"}
+    )
+    pref = run.samples.get()
+    assert pref.extra["p_a"] == pytest.approx(0.4)
+    assert pref.extra["p_chosen"] == pytest.approx(0.6)
+    assert pref.chosen[0]["content"] == "Second answer."

@@ -1,0 +1,166 @@
+"""Self-Instruct (#24): the row's acceptance test, plus its filters one by one."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from curation.seeds.services import import_seed_set
+from generation.recipes.self_instruct import (
+    Instance,
+    Params,
+    instance_filter,
+    instruction_filter,
+    parse_instances,
+    parse_tasks,
+)
+from generation.runs.models import RunItem, RunStatus
+
+P = Params()
+WORDS = (
+    "amber basalt cobalt dune ember fjord glacier harbor island jungle kelp lagoon meadow "
+    "nebula orchard prairie quarry reef savanna tundra umber valley willow xylem yarrow zephyr "
+    "anvil bellows chisel drill easel forge gimlet hammer ingot jigsaw kiln lathe mallet "
+    "needle oar pliers quill rasp saw trowel vise wrench yoke zither"
+).split()
+
+
+def test_instruction_rules_follow_the_paper() -> None:
+    assert instruction_filter("Draw a map of Paris", P) == "keyword"
+    assert instruction_filter("Plot the data as a bar chart", P) == "keyword"
+    assert instruction_filter("Write a program that sorts numbers.", P) == "write_a_program"
+    assert instruction_filter("Sort these.", P) == "length"  # 2 words ≤ 3
+    assert instruction_filter("word " * 151, P) == "length"
+    assert instruction_filter("«Translate» the sentence into French.", P) == "non_ascii_start"
+    assert instruction_filter("- Translate the sentence into French.", P) == "punctuation_start"
+    assert instruction_filter("Translate the sentence into French.", P) is None
+
+
+def test_a_continued_list_is_parsed_from_the_next_number_on() -> None:
+    text = "Write a limerick\n10. Name a river\n11) Find the verb.\nnot a task"
+    assert parse_tasks(text, 9) == ["Write a limerick", "Name a river", "Find the verb."]
+
+
+def test_instances_parse_input_first_and_output_first() -> None:
+    text = "Example 1\nInput: 2, 3\nOutput: 5\nExample 2\nInput: <noinput>\nOutput: 0"
+    assert parse_instances(text, output_first=False) == [Instance("2, 3", "5"), Instance("", "0")]
+    text = "Class label: even\nInput: 4\nClass label: odd\nInput: 7"
+    assert parse_instances(text, output_first=True) == [Instance("4", "even"), Instance("7", "odd")]
+
+
+def test_instance_rules_drop_bad_instances_and_conflicts_drop_the_task() -> None:
+    kept, reason = instance_filter(
+        [
+            Instance("a", "a"),
+            Instance("b", ""),
+            Instance("c:", "x"),
+            Instance("d", "y:"),
+            Instance("e", "ok"),
+            Instance("e", "ok"),
+        ],
+        5,
+    )
+    assert kept == [Instance("e", "ok")] and reason is None
+    kept, reason = instance_filter([Instance("4", "even"), Instance("4", "odd")], 5)
+    assert kept == [] and reason == "instance_conflict"
+
+
+GENERATED = (
+    "Write a poem about dogs\n"
+    "3. Draw a map of Paris\n"
+    "4. Explain how photosynthesis turns sunlight into chemical energy.\n"
+    "5. Decide whether each given number is even or odd."
+)
+
+
+def script(fake: Any) -> None:
+    fake.script(r"Come up with a series of new tasks", GENERATED)
+    fake.script(
+        r"Is it classification\?\s*$",
+        lambda body: "Yes" if "even or odd" in body["messages"][-1]["content"] else "No",
+    )
+    fake.script(
+        r"list its possible class labels", "Class label: even\nInput: 4\nClass label: odd\nInput: 4"
+    )
+    fake.script(
+        r"Come up with examples for the task below",
+        "Example 1\nInput: <noinput>\nOutput: Plants capture light and store it as sugar.",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_methods_row_acceptance_case(bench: Any, fake_llm: Any) -> None:
+    # Pool ["Write a poem about cats"].
+    seed_set = import_seed_set(
+        bench.owner,
+        bench.project,
+        name="Cats",
+        data=b'{"instruction": "Write a poem about cats", "input": "", "output": "Soft paws."}\n',
+    )
+    script(fake_llm)
+    run = bench.start("self_instruct", 1, seed_set=seed_set)
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    # "Write a poem about dogs": ROUGE-L 0.8 > 0.7 against the pool.
+    assert run.filtered["rouge_l"] >= 1
+    # "Draw a map of Paris": blacklist.
+    assert run.filtered["keyword"] >= 1
+    # The valid task is accepted with its most-similar list.
+    sample = run.samples.get()
+    assert sample.extra["instruction"].startswith("Explain how photosynthesis")
+    assert sample.messages[1]["content"] == "Plants capture light and store it as sugar."
+    similar = dict((t, s) for t, s in sample.extra["most_similar"])
+    assert "Write a poem about cats" in similar
+    assert sample.extra["is_classification"] is False
+    assert sample.seed_ids == [seed_set.seeds.get().pk]
+    # The even/odd task had two instances with one input and two outputs: it lost them all.
+    lost = RunItem.objects.get(run=run, reason="instance_conflict")
+    assert "even or odd" in lost.detail
+    # Generation requests use the paper's sampling settings.
+    gen = next(
+        r for r in fake_llm.requests if "series of new tasks" in r["messages"][-1]["content"]
+    )
+    assert (gen["temperature"], gen["top_p"], gen["presence_penalty"]) == (0.7, 0.5, 2.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_context_examples_are_six_human_and_two_machine_once_machine_ones_exist(
+    bench: Any, fake_llm: Any
+) -> None:
+    counter = Counter()
+
+    def generate(body: dict[str, Any]) -> str:
+        counter["calls"] += 1
+        rng = random.Random(counter["calls"])
+        # Lexically distinct tasks, so the ROUGE-L filter lets them through.
+        return "\n".join(
+            f"{9 + i}. Describe the unusual festival " + " ".join(rng.sample(WORDS, 7)) + "."
+            for i in range(3)
+        )
+
+    fake_llm.script(r"Come up with a series of new tasks", generate)
+    fake_llm.script(r"Is it classification\?\s*$", "No")
+    fake_llm.script(
+        r"Come up with examples for the task below",
+        lambda body: f"Example 1\nInput: <noinput>\nOutput: Festival {len(fake_llm.requests)}",
+    )
+    lines = "\n".join(
+        f'{{"instruction": "Human seed task number {i} about gardening and soil care.", '
+        f'"input": "", "output": "ok"}}'
+        for i in range(10)
+    )
+    seed_set = import_seed_set(bench.owner, bench.project, name="Ten", data=lines.encode())
+    run = bench.start("self_instruct", 12, seed_set=seed_set)
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    assert run.produced == 12, (run.filtered, run.last_error, run.failed)
+    prompts = [
+        r["messages"][-1]["content"]
+        for r in fake_llm.requests
+        if "series of new tasks" in r["messages"][-1]["content"]
+    ]
+    human = [p.count("Human seed task") for p in prompts]
+    machine = [p.count("unusual festival") for p in prompts]
+    assert human[0] == 8 and machine[0] == 0  # all human while the pool has no machine tasks
+    assert any(h == 6 and m == 2 for h, m in zip(human, machine, strict=True))
