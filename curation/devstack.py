@@ -215,12 +215,19 @@ def ensure_databases(port: int, password: str) -> None:
 # --- supervised processes -----------------------------------------------------------------------
 
 
+# The processes this invocation started, so that waiting can ask them (not /proc) if they died.
+STARTED: dict[str, subprocess.Popen[bytes]] = {}
+
+
 def _pidfile(name: str) -> Path:
     return RUN / f"{name}.pid"
 
 
 def _alive_pid(name: str) -> int | None:
     """The pid in NAME.pid if that process is alive *and* still the one we started."""
+    started = STARTED.get(name)
+    if started is not None and started.poll() is None:
+        return started.pid  # started by this very process: no need to read /proc
     path = _pidfile(name)
     if not path.exists():
         return None
@@ -231,10 +238,6 @@ def _alive_pid(name: str) -> int | None:
     except (ValueError, OSError):
         return None
     return pid if marker.strip() and marker.strip() in cmdline else None
-
-
-# The processes this invocation started, so that waiting can ask them (not /proc) if they died.
-STARTED: dict[str, subprocess.Popen[bytes]] = {}
 
 
 def start_process(name: str, argv: list[str], env: dict[str, str], marker: str) -> None:

@@ -13,6 +13,7 @@ from curation.projects.access import membership_for, project_for
 from curation.projects.models import AuditEvent, Membership, ModelEndpoint, Project, Role
 from curation.projects.schemas import (
     AuditEventOut,
+    EndpointIn,
     EndpointOut,
     MemberIn,
     MemberOut,
@@ -143,3 +144,25 @@ def endpoint_out(e: ModelEndpoint) -> dict[str, Any]:
 def list_endpoints(request: HttpRequest, project_id: int) -> list[dict[str, Any]]:
     project = project_for(request.user, project_id)
     return [endpoint_out(e) for e in project.endpoints.all()]
+
+
+@router.post("/projects/{project_id}/endpoints", response={201: EndpointOut}, tags=["endpoints"])
+def create_endpoint(
+    request: HttpRequest, project_id: int, payload: EndpointIn
+) -> Status[dict[str, Any]]:
+    project = project_for(request.user, project_id, Role.OWNER)
+    if project.endpoints.filter(name=payload.name).exists():
+        raise HttpError(409, f"An endpoint named {payload.name!r} exists; choose another name.")
+    data = payload.dict()
+    try:
+        endpoint = services.save_endpoint(
+            request.user,
+            project,
+            name=data.pop("name"),
+            api_key=data.pop("api_key") or None,
+            is_default=data.pop("is_default"),
+            **data,
+        )
+    except services.ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return Status(201, endpoint_out(endpoint))

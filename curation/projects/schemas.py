@@ -67,3 +67,20 @@ class MeOut(Schema):
 
 class ErrorOut(Schema):
     detail: str
+
+
+class EndpointIn(Schema):
+    name: str
+    base_url: str
+    api_key: str = ""
+    api_key_env: str = ""
+    chat_model: str
+    judge_model: str = ""
+    embedding_model: str = ""
+    max_concurrency: int = 8
+    rpm: int | None = None
+    tpm: int | None = None
+    price_in_per_1k: Decimal = Decimal(0)
+    price_out_per_1k: Decimal = Decimal(0)
+    timeout_s: float = 120.0
+    is_default: bool = False

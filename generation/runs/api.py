@@ -9,10 +9,8 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from curation.projects.access import object_for, project_for
-from curation.projects.api import endpoint_out
 from curation.projects.models import ModelEndpoint, Role
-from curation.projects.schemas import EndpointOut
-from curation.projects.services import ServiceError, save_endpoint
+from curation.projects.services import ServiceError
 from curation.seeds.models import SeedSet
 from generation.recipes.registry import UnknownRecipe, describe_all, get_recipe, prompts_for
 from generation.runs import services
@@ -20,7 +18,6 @@ from generation.runs.models import Run, Sample, SampleStatus
 from generation.runs.presenters import run_summary
 from generation.runs.schemas import (
     BudgetIn,
-    EndpointIn,
     EndpointTestOut,
     JudgeIn,
     PromptIn,
@@ -114,28 +111,6 @@ def override_prompt(
             "variables": sorted(t.variables),
         },
     )
-
-
-@router.post("/projects/{project_id}/endpoints", response={201: EndpointOut}, tags=["endpoints"])
-def create_endpoint(
-    request: HttpRequest, project_id: int, payload: EndpointIn
-) -> Status[dict[str, Any]]:
-    project = project_for(request.user, project_id, Role.OWNER)
-    if project.endpoints.filter(name=payload.name).exists():
-        raise HttpError(409, f"An endpoint named {payload.name!r} exists; choose another name.")
-    data = payload.dict()
-    try:
-        endpoint = save_endpoint(
-            request.user,
-            project,
-            name=data.pop("name"),
-            api_key=data.pop("api_key") or None,
-            is_default=data.pop("is_default"),
-            **data,
-        )
-    except ServiceError as exc:
-        raise HttpError(400, str(exc)) from exc
-    return Status(201, endpoint_out(endpoint))
 
 
 @router.post("/endpoints/{endpoint_id}/test", response=EndpointTestOut, tags=["endpoints"])

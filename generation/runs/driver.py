@@ -19,6 +19,7 @@ import random
 import secrets
 import time
 from collections import Counter
+from decimal import Decimal
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -172,6 +173,8 @@ class Driver:
         self.base_active = run.active_seconds
         self.target = run.target_count
         self.produced = run.produced
+        self.tokens_committed = run.tokens_in + run.tokens_out
+        self.cost_committed = run.cost
         self.fatal_error = ""
         self.budget_hit = False
         self.exhausted = False
@@ -231,9 +234,9 @@ class Driver:
         if run.endpoint is None:
             self.fatal_error = "The run has no model endpoint."
             return
-        self.llm = LLMClient(endpoint_config(run.endpoint), recorder=self._calls.append)
+        self.llm = LLMClient(endpoint_config(run.endpoint), recorder=self._record_call)
         self.judge_llm = (
-            LLMClient(endpoint_config(run.judge_endpoint), recorder=self._calls.append)
+            LLMClient(endpoint_config(run.judge_endpoint), recorder=self._record_call)
             if run.judge_endpoint
             else self.llm
         )
@@ -245,6 +248,11 @@ class Driver:
             await self.llm.aclose()
             if self.judge_llm is not self.llm:
                 await self.judge_llm.aclose()
+
+    def _record_call(self, record: CallRecord) -> None:
+        # Not `self._calls.append`: flush() swaps the list, and a bound method would keep
+        # appending to the old one.
+        self._calls.append(record)
 
     async def in_db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
@@ -259,7 +267,20 @@ class Driver:
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
 
+    def _over_budget(self) -> bool:
+        """The committed usage plus the calls finished since the last commit."""
+        run = self.run_row
+        if run.budget_tokens is None and run.budget_cost is None:
+            return False
+        tokens = self.tokens_committed + sum(c.tokens_in + c.tokens_out for c in self._calls)
+        cost = self.cost_committed + sum((c.cost for c in self._calls), Decimal(0))
+        if run.budget_tokens is not None and tokens >= run.budget_tokens:
+            return True
+        return run.budget_cost is not None and cost >= run.budget_cost
+
     def should_stop(self) -> bool:
+        if not self.budget_hit and self._over_budget():
+            self.budget_hit = True
         return (
             self.stopped
             or bool(self.fatal_error)
@@ -441,7 +462,9 @@ class Driver:
         )
         self._last_commit = time.monotonic()
         self.produced = result.produced
-        self.budget_hit = result.budget_exhausted
+        self.tokens_committed = result.tokens
+        self.cost_committed = result.cost
+        self.budget_hit = self.budget_hit or result.budget_exhausted
         if result.status != RunStatus.RUNNING:
             self.stopped = True  # paused or cancelled from outside
 

@@ -1,14 +1,18 @@
-"""Judging any selection of samples with the additive rubric, outside a run."""
+"""Judging any selection of samples with the additive rubric, outside a run.
+
+Database work stays in the task's own thread; each batch's LLM calls run in a short
+asyncio loop between a read and a write.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from generation.judge import ADDITIVE_RUBRIC, judge_response
+from curation.projects.models import ModelEndpoint
+from generation.judge import ADDITIVE_RUBRIC, JudgeResult, judge_response
 from generation.llm import CallRecord, LLMClient
 from generation.runs.driver import endpoint_config
 from generation.runs.models import Judgement, LLMCall, Sample
@@ -29,26 +33,52 @@ def prompt_and_response(sample: Sample) -> tuple[str, str]:
     return prompt, reply
 
 
-@sync_to_async
-def _load(project_id: int, ids: list[int], endpoint_id: int) -> tuple[list[Sample], Any]:
-    from curation.projects.models import ModelEndpoint
-
+def judge_selection(project_id: int, ids: list[int], endpoint_id: int, samples: int) -> int:
     endpoint = ModelEndpoint.objects.get(pk=endpoint_id, project_id=project_id)
-    samples = list(Sample.objects.filter(project_id=project_id, pk__in=ids).order_by("id"))
-    return samples, endpoint
+    model = endpoint.judge_model or endpoint.chat_model
+    judged = 0
+    for start in range(0, len(ids), BATCH):
+        batch = list(
+            Sample.objects.filter(
+                project_id=project_id, pk__in=ids[start : start + BATCH]
+            ).order_by("id")
+        )
+        calls: list[CallRecord] = []
+        results = asyncio.run(_judge(endpoint, model, batch, samples, calls))
+        _store(project_id, batch, results, model, calls)
+        judged += sum(1 for r in results if isinstance(r, JudgeResult) and r.score is not None)
+    return judged
 
 
-@sync_to_async
+async def _judge(
+    endpoint: ModelEndpoint,
+    model: str,
+    batch: list[Sample],
+    samples: int,
+    calls: list[CallRecord],
+) -> list[Any]:
+    async with LLMClient(endpoint_config(endpoint), recorder=calls.append) as llm:
+        # A failed call is recorded as a failed LLMCall; the sample simply stays unjudged.
+        return await asyncio.gather(
+            *(
+                judge_response(llm, *prompt_and_response(s), samples=samples, model=model)
+                for s in batch
+            ),
+            return_exceptions=True,
+        )
+
+
 def _store(
-    project_id: int, results: list[tuple[Sample, Any, str]], calls: list[CallRecord]
+    project_id: int, batch: list[Sample], results: list[Any], model: str, calls: list[CallRecord]
 ) -> None:
     with transaction.atomic():
-        for sample, result, model in results:
-            key = f"judge:{ADDITIVE_RUBRIC}:{model}"
+        for sample, result in zip(batch, results, strict=True):
+            if not isinstance(result, JudgeResult):
+                continue
             Judgement.objects.update_or_create(
                 sample=sample,
                 rubric_id=ADDITIVE_RUBRIC,
-                work_key=key,
+                work_key=f"judge:{model}",
                 defaults={
                     "judge_model": model,
                     "rubric_version": result.rubric_version,
@@ -77,26 +107,3 @@ def _store(
                 for c in calls
             ]
         )
-
-
-async def judge_selection(project_id: int, ids: list[int], endpoint_id: int, samples: int) -> None:
-    rows, endpoint = await _load(project_id, ids, endpoint_id)
-    model = endpoint.judge_model or endpoint.chat_model
-    calls: list[CallRecord] = []
-    async with LLMClient(endpoint_config(endpoint), recorder=calls.append) as llm:
-        for start in range(0, len(rows), BATCH):
-            batch = rows[start : start + BATCH]
-            judged = await asyncio.gather(
-                *(
-                    judge_response(llm, *prompt_and_response(s), samples=samples, model=model)
-                    for s in batch
-                ),
-                return_exceptions=True,
-            )
-            done = [
-                (s, r, model)
-                for s, r in zip(batch, judged, strict=True)
-                if not isinstance(r, BaseException)
-            ]
-            taken, calls[:] = list(calls), []
-            await _store(project_id, done, taken)

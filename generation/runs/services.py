@@ -104,11 +104,15 @@ def start_run(
     return run
 
 
+DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
 def _move(actor: Any, run: Run, to: str, verb: str, **extra: Any) -> Run:
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if not locked.can_move_to(to):
-            raise ServiceError(f"A {locked.get_status_display().lower()} run cannot be {verb}d.")
+            state = locked.get_status_display().lower()
+            raise ServiceError(f"A {state} run cannot be {DONE[verb]}.")
         before = locked.status
         locked.status = to
         fields = ["status"]

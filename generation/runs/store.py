@@ -33,6 +33,8 @@ class CommitResult:
     target: int
     budget_exhausted: bool
     stored: int
+    tokens: int
+    cost: Decimal
 
 
 def content_hash(draft: SampleDraft) -> str:
@@ -169,6 +171,8 @@ def store_outcomes(
             target=run.target_count,
             budget_exhausted=budget_exhausted(run),
             stored=stored,
+            tokens=run.tokens_in + run.tokens_out,
+            cost=run.cost,
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -53,4 +52,4 @@ def judge_samples_task(
     """The reusable JUDGE step over a selection: writes a Judgement per sample (idempotent)."""
     from generation.runs.judging import judge_selection
 
-    asyncio.run(judge_selection(project_id, sample_ids, endpoint_id, samples))
+    judge_selection(project_id, sample_ids, endpoint_id, samples)

@@ -59,6 +59,12 @@ class Bench:
         return run
 
 
+def varied_judge(body: dict[str, Any]) -> str:
+    """Judge replies that differ by response, so Self-Rewarding finds best and worst."""
+    response = body["messages"][-1]["content"].split("<response>")[-1]
+    return f"Score: {sum(map(ord, response)) % 6}"
+
+
 @pytest.fixture
 def bench(fake_llm: Any, settings: Any) -> Bench:
     settings.SEEDBED_LLM_MAX_RETRIES = 1

@@ -244,6 +244,20 @@ def test_repeated_tokens_and_long_texts() -> None:
         assert index.top_k(query, k=7) == brute_top_k(pool, query, 7)
 
 
+def test_ties_at_the_cut_keep_insertion_order() -> None:
+    pool = [f"common words here item{i}" for i in range(40)]
+    pool.insert(25, "here words common")  # fewer in order: lower score
+    pool.append("common words here")  # exact match, added last
+    index = RougeIndex(pool)
+    got = index.top_k("common words here", k=7)
+    assert got[0] == (1.0, "common words here")
+    assert [t for _, t in got[1:]] == [f"common words here item{i}" for i in range(6)]
+    assert got == brute_top_k(pool, "common words here", 7)
+    assert index.top_k("common words here", k=len(pool)) == brute_top_k(
+        pool, "common words here", len(pool)
+    )
+
+
 def _assert_agrees(index: RougeIndex, pool: list[str], query: str, k: int) -> None:
     scores = brute_scores(pool, query)
     expected_top = brute_top_k(pool, query, k)
