@@ -129,7 +129,9 @@ class RunContext(Protocol):
     rng: Any
 
     max_inflight: int
-    grace_seconds: float
+
+    @property
+    def grace_seconds(self) -> float: ...
 
     def remaining(self) -> int: ...
     def time_left(self) -> float: ...

@@ -260,7 +260,7 @@ class ConstitutionalAI(Recipe):
             model=ctx.judge_model or None,
         )
         p_a: float | None = None
-        label_source = p.label_mode
+        label_source: str = p.label_mode
         if p.label_mode == "logprobs":
             p_a = soft_label(judged)
             if p_a is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -98,7 +99,7 @@ class SelfRewarding(Recipe):
             # Deterministic item numbers: item k always means the same slot, so a resumed
             # run skips the stored ones. The bound only stops a run that filters everything.
             limit = 20 * ctx.target + 100
-            items = ((f"sr:{k}", k) for k in range(limit))
+            items: Iterable[tuple[str, Any]] = ((f"sr:{k}", k) for k in range(limit))
         else:
             items = ((f"sr:seed:{s.id}", s) for s in ctx.seeds)
         if await ctx.process(items, self._one):

@@ -19,11 +19,11 @@ import random
 import secrets
 import time
 from collections import Counter
-from decimal import Decimal
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -96,9 +96,9 @@ def drive(run_id: int) -> SliceResult:
     """One slice of a run. Safe to call twice at once: only one gets the lease."""
     token = acquire_lease(run_id)
     if token is None:
-        run = Run.objects.filter(pk=run_id).values("status", "produced").first()
+        row = Run.objects.filter(pk=run_id).values("status", "produced").first()
         return SliceResult(
-            run["status"] if run else "missing", run["produced"] if run else 0, False
+            row["status"] if row else "missing", row["produced"] if row else 0, False
         )
     run = Run.objects.select_related("endpoint", "judge_endpoint").get(pk=run_id)
     try:
@@ -195,21 +195,17 @@ class Driver:
     # -- loading ----------------------------------------------------------------------
 
     def _load_seeds(self) -> list[SeedRow]:
-        if self.run_row.seed_set_id is None:
+        seed_set = self.run_row.seed_set
+        if seed_set is None:
             return []
-        rows = self.run_row.seed_set.seeds.order_by("position").values_list(
-            "id", "kind", "payload", "text"
-        )
+        rows = seed_set.seeds.order_by("position").values_list("id", "kind", "payload", "text")
         return [SeedRow(id=i, kind=k, payload=p, text=t) for i, k, p, t in rows]
 
     def done_keys(self) -> set[str]:
         """Work keys already finished in earlier slices: stored samples and skips."""
         if self._done_keys is None:
-            keys = set(
-                Sample.objects.filter(run_id=self.run_id, work_key__isnull=False).values_list(
-                    "work_key", flat=True
-                )
-            )
+            stored = Sample.objects.filter(run_id=self.run_id, work_key__isnull=False)
+            keys = {k for k in stored.values_list("work_key", flat=True) if k}
             keys.update(
                 RunItem.objects.filter(run_id=self.run_id).values_list("work_key", flat=True)
             )
@@ -315,11 +311,12 @@ class Driver:
 
     async def samples_of_run(self, **filters: Any) -> list[dict[str, Any]]:
         def load() -> list[dict[str, Any]]:
-            return list(
-                Sample.objects.filter(run_id=self.run_id, **filters)
+            return [
+                dict(row)
+                for row in Sample.objects.filter(run_id=self.run_id, **filters)
                 .order_by("id")
                 .values("id", "messages", "extra", "work_key", "seed_ids")
-            )
+            ]
 
         return await self.in_db(load)
 
