@@ -13,5 +13,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Runs whose driver died (kill -9, lost message) are re-enqueued (generation/runs/tasks.py).
-    "sweep-stale-runs": {"task": "generation.runs.tasks.sweep_stale_runs", "schedule": 15.0},
+    "sweep-stale-runs": {
+        "task": "generation.runs.tasks.sweep_stale_runs",
+        "schedule": float(os.environ.get("SEEDBED_SWEEP_SECONDS", "15")),
+    },
 }

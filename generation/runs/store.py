@@ -96,6 +96,14 @@ def store_outcomes(
         keep = _new_drafts(run, drafts, filtered)
         room = max(0, run.target_count - run.produced)
         keep = keep[:room]
+        # Items whose samples were all cut by the target did work that is discarded: say so.
+        kept_keys = [d.work_key for d, _ in keep]
+        over = [
+            k for k in produced_keys if not any(w == k or w.startswith(k + ":") for w in kept_keys)
+        ]
+        if over:
+            produced_keys = [k for k in produced_keys if k not in set(over)]
+            skips = [*skips, *(Skip(k, RunItem.Outcome.FILTERED, "over_target") for k in over)]
         try:
             with transaction.atomic():
                 stored = _insert(run, keep)
