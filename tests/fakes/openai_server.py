@@ -126,6 +126,7 @@ class FakeOpenAI:
         support_json_schema: bool = True,
         support_n: bool = True,
         support_json_object: bool = True,
+        support_completions: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -135,6 +136,7 @@ class FakeOpenAI:
         self.support_json_schema = support_json_schema
         self.support_n = support_n
         self.support_json_object = support_json_object
+        self.support_completions = support_completions
         self.host, self.port = host, port
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
@@ -235,10 +237,17 @@ class FakeOpenAI:
 
     def _handle_post(self, handler: _Handler, path: str, body: dict[str, Any]) -> None:
         is_chat = path.endswith("/chat/completions")
-        if not is_chat and not path.endswith("/embeddings"):
+        is_text = path.endswith("/v1/completions") and not is_chat
+        if is_text and not self.support_completions:
+            handler.send_json(404, {"error": {"message": "completions not supported"}})
+            return
+        if not (is_chat or is_text) and not path.endswith("/embeddings"):
             handler.send_json(404, {"error": {"message": f"no route {path}"}})
             return
-        text = _last_user_text(body) if is_chat else "\n".join(_inputs(body))
+        if is_text:
+            text = str(body.get("prompt") or "")
+        else:
+            text = _last_user_text(body) if is_chat else "\n".join(_inputs(body))
         with self._lock:
             self.requests.append(body)
             self._texts.append(text)
@@ -252,6 +261,8 @@ class FakeOpenAI:
                 self._send_fault(handler, fault)
             elif is_chat:
                 self._chat(handler, body, text, broken=fault is not None)
+            elif is_text:
+                self._text(handler, body, text)
             else:
                 self._embeddings(handler, body)
         finally:
@@ -315,6 +326,31 @@ class FakeOpenAI:
             {
                 "id": f"chatcmpl-{_digest(text, str(len(self.requests)))}",
                 "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model") or self.model,
+                "choices": choices,
+                "usage": usage,
+            },
+        )
+
+    def _text(self, handler: _Handler, body: dict[str, Any], text: str) -> None:
+        """A legacy text completion (`/v1/completions`)."""
+        n = int(body.get("n") or 1)
+        texts = self._replies(body, text, n)
+        usage = {
+            "prompt_tokens": len(text) // 4 + 1,
+            "completion_tokens": sum(len(t) // 4 + 1 for t in texts),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choices = [
+            {"index": i, "text": t, "finish_reason": "stop", "logprobs": None}
+            for i, t in enumerate(texts)
+        ]
+        handler.send_json(
+            200,
+            {
+                "id": f"cmpl-{_digest(text, str(len(self.requests)))}",
+                "object": "text_completion",
                 "created": 0,
                 "model": body.get("model") or self.model,
                 "choices": choices,

@@ -118,7 +118,9 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
         target_count=target,
         params={"n_responses": 2, "judge_samples": 1},
     )
-    Celery(broker=urls["broker"], set_as_current=False).send_task("generation.runs.tasks.drive_run", args=[run.pk])
+    Celery(broker=urls["broker"], set_as_current=False).send_task(
+        "generation.runs.tasks.drive_run", args=[run.pk]
+    )
     log = tmp_path / "worker.log"
     worker = start_worker(urls, log)
     try:

@@ -20,6 +20,13 @@ from generation.recipes.self_instruct import (
 from generation.runs.models import RunItem, RunStatus
 
 P = Params()
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    """The prompt of a chat or a plain completion request."""
+    return body["prompt"] if "prompt" in body else body["messages"][-1]["content"]
+
+
 WORDS = (
     "amber basalt cobalt dune ember fjord glacier harbor island jungle kelp lagoon meadow "
     "nebula orchard prairie quarry reef savanna tundra umber valley willow xylem yarrow zephyr "
@@ -40,8 +47,12 @@ def test_instruction_rules_follow_the_paper() -> None:
 
 
 def test_a_continued_list_is_parsed_from_the_next_number_on() -> None:
-    text = "Write a limerick\n10. Name a river\n11) Find the verb.\nnot a task"
-    assert parse_tasks(text, 9) == ["Write a limerick", "Name a river", "Find the verb."]
+    text = "Write a limerick\n10. Name a river\n11) Find the verb.\nnot a task\n1. Sort these"
+    assert parse_tasks(text, 9, ["Sort these"]) == [
+        "Write a limerick",
+        "Name a river",
+        "Find the verb.",
+    ]
 
 
 def test_instances_parse_input_first_and_output_first() -> None:
@@ -80,7 +91,7 @@ def script(fake: Any) -> None:
     fake.script(r"Come up with a series of new tasks", GENERATED)
     fake.script(
         r"Is it classification\?\s*$",
-        lambda body: "Yes" if "even or odd" in body["messages"][-1]["content"] else "No",
+        lambda body: "Yes" if "even or odd" in prompt_of(body) else "No",
     )
     fake.script(
         r"list its possible class labels", "Class label: even\nInput: 4\nClass label: odd\nInput: 4"
@@ -108,6 +119,7 @@ def test_the_methods_row_acceptance_case(bench: Any, fake_llm: Any) -> None:
     # "Draw a map of Paris": blacklist.
     assert run.filtered["keyword"] >= 1
     # The valid task is accepted with its most-similar list.
+    assert run.produced == 1, (run.filtered, run.failed, list(run.items.values("reason", "detail")))
     sample = run.samples.get()
     assert sample.extra["instruction"].startswith("Explain how photosynthesis")
     assert sample.messages[1]["content"] == "Plants capture light and store it as sugar."
@@ -119,9 +131,7 @@ def test_the_methods_row_acceptance_case(bench: Any, fake_llm: Any) -> None:
     lost = RunItem.objects.get(run=run, reason="instance_conflict")
     assert "even or odd" in lost.detail
     # Generation requests use the paper's sampling settings.
-    gen = next(
-        r for r in fake_llm.requests if "series of new tasks" in r["messages"][-1]["content"]
-    )
+    gen = next(r for r in fake_llm.requests if "series of new tasks" in prompt_of(r))
     assert (gen["temperature"], gen["top_p"], gen["presence_penalty"]) == (0.7, 0.5, 2.0)
 
 
@@ -155,12 +165,27 @@ def test_in_context_examples_are_six_human_and_two_machine_once_machine_ones_exi
     run = bench.start("self_instruct", 12, seed_set=seed_set)
     assert run.status == RunStatus.COMPLETED, run.last_error
     assert run.produced == 12, (run.filtered, run.last_error, run.failed)
-    prompts = [
-        r["messages"][-1]["content"]
-        for r in fake_llm.requests
-        if "series of new tasks" in r["messages"][-1]["content"]
-    ]
+    prompts = [prompt_of(r) for r in fake_llm.requests if "series of new tasks" in prompt_of(r)]
     human = [p.count("Human seed task") for p in prompts]
     machine = [p.count("unusual festival") for p in prompts]
     assert human[0] == 8 and machine[0] == 0  # all human while the pool has no machine tasks
     assert any(h == 6 and m == 2 for h, m in zip(human, machine, strict=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_completions_endpoint_it_falls_back_to_chat_and_remembers(
+    bench: Any, fake_llm: Any
+) -> None:
+    fake_llm.support_completions = False
+    seed_set = import_seed_set(
+        bench.owner,
+        bench.project,
+        name="Cats",
+        data=b'{"instruction": "Write a poem about cats", "input": "", "output": "Soft paws."}\n',
+    )
+    script(fake_llm)
+    run = bench.start("self_instruct", 1, seed_set=seed_set)
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    assert run.produced == 1
+    assert run.state["api"] == "chat"
+    assert any("messages" in r for r in fake_llm.requests)
