@@ -15,7 +15,13 @@ from django.test import Client
 
 from curation.projects.models import Role
 from tests.cast import Cast
-from tests.factories import SampleFactory, SeedFactory, SeedSetFactory
+from tests.factories import (
+    EndpointFactory,
+    RunFactory,
+    SampleFactory,
+    SeedFactory,
+    SeedSetFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,14 +34,35 @@ def objects(cast: Cast) -> dict[str, Any]:
     doomed = SeedSetFactory(project=cast.project, name="Doomed")
     member = cast.project.memberships.get(user=cast.viewer)
     sample = SampleFactory(project=cast.project)
-    return {"p": cast.project.pk, "s": seed_set.pk, "d": doomed.pk, "m": member.pk, "x": sample.pk}
+    endpoint = EndpointFactory(project=cast.project, is_default=True)
+    run = RunFactory(project=cast.project, endpoint=endpoint, seed_set=seed_set)
+    return {
+        "p": cast.project.pk,
+        "s": seed_set.pk,
+        "d": doomed.pk,
+        "m": member.pk,
+        "x": sample.pk,
+        "e": endpoint.pk,
+        "r": run.pk,
+    }
+
+
+def endpoint_form(o: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "new",
+        "base_url": "http://127.0.0.1:9/v1",
+        "chat_model": "m",
+        "max_concurrency": 2,
+        "price_in_per_1k": 0,
+        "price_out_per_1k": 0,
+    }
 
 
 # (name, method, url template, minimum role, body builder)
-Body = Callable[[], dict[str, Any]] | None
+Body = Callable[[dict[str, Any]], dict[str, Any]] | None
 
 
-def upload_body() -> dict[str, Any]:
+def upload_body(o: dict[str, Any]) -> dict[str, Any]:
     return {"name": "Uploaded", "file": io.BytesIO(SEED_JSONL)}
 
 
@@ -47,17 +74,33 @@ PAGES: list[tuple[str, str, str, str, Body]] = [
         "post",
         "/projects/{p}/members/",
         Role.OWNER,
-        lambda: {"username": "alpha-viewer", "role": "annotator"},
+        lambda o: {"username": "alpha-viewer", "role": "annotator"},
     ),
-    ("remove member", "post", "/projects/{p}/members/{m}/remove/", Role.OWNER, dict),
+    ("remove member", "post", "/projects/{p}/members/{m}/remove/", Role.OWNER, lambda o: {}),
     ("audit log", "get", "/projects/{p}/audit/", Role.CURATOR, None),
     ("seed upload form", "get", "/projects/{p}/seeds/upload/", Role.CURATOR, None),
     ("seed upload", "post", "/projects/{p}/seeds/upload/", Role.CURATOR, upload_body),
     ("seed set page", "get", "/seed-sets/{s}/", Role.VIEWER, None),
     ("seed set search fragment", "get", "/seed-sets/{s}/?q=haiku", Role.VIEWER, None),
-    ("seed set delete", "post", "/seed-sets/{d}/delete/", Role.CURATOR, dict),
+    ("seed set delete", "post", "/seed-sets/{d}/delete/", Role.CURATOR, lambda o: {}),
     ("sample list", "get", "/projects/{p}/samples/?status=pending", Role.VIEWER, None),
     ("sample page", "get", "/samples/{x}/", Role.VIEWER, None),
+    ("run list", "get", "/projects/{p}/runs/", Role.VIEWER, None),
+    ("run form", "get", "/projects/{p}/runs/new/?recipe=self_instruct", Role.CURATOR, None),
+    ("run page", "get", "/runs/{r}/", Role.VIEWER, None),
+    ("run pause", "post", "/runs/{r}/pause/", Role.CURATOR, lambda o: {}),
+    ("run judge", "post", "/runs/{r}/judge/", Role.CURATOR, lambda o: {}),
+    ("endpoints page", "get", "/projects/{p}/endpoints/", Role.VIEWER, None),
+    ("endpoint save", "post", "/projects/{p}/endpoints/", Role.OWNER, endpoint_form),
+    ("endpoint test", "post", "/endpoints/{e}/test/", Role.CURATOR, lambda o: {}),
+    ("prompts page", "get", "/projects/{p}/recipes/self_rewarding/prompts/", Role.VIEWER, None),
+    (
+        "prompt override",
+        "post",
+        "/projects/{p}/recipes/self_rewarding/prompts/",
+        Role.CURATOR,
+        lambda o: {"name": "respond", "text": "Please answer: {{prompt}}"},
+    ),
 ]
 
 API: list[tuple[str, str, str, str, Body]] = [
@@ -68,7 +111,7 @@ API: list[tuple[str, str, str, str, Body]] = [
         "post",
         "/api/v1/projects/{p}/members",
         Role.OWNER,
-        lambda: {"username": "alpha-viewer", "role": "annotator"},
+        lambda o: {"username": "alpha-viewer", "role": "annotator"},
     ),
     ("remove member", "delete", "/api/v1/projects/{p}/members/{m}", Role.OWNER, None),
     ("audit", "get", "/api/v1/projects/{p}/audit", Role.CURATOR, None),
@@ -80,15 +123,44 @@ API: list[tuple[str, str, str, str, Body]] = [
     ("delete seed set", "delete", "/api/v1/seed-sets/{d}", Role.CURATOR, None),
     ("list samples", "get", "/api/v1/projects/{p}/samples", Role.VIEWER, None),
     ("get sample", "get", "/api/v1/samples/{x}", Role.VIEWER, None),
+    (
+        "list prompts",
+        "get",
+        "/api/v1/projects/{p}/prompts?recipe=self_rewarding",
+        Role.VIEWER,
+        None,
+    ),
+    (
+        "override prompt",
+        "post",
+        "/api/v1/projects/{p}/prompts",
+        Role.CURATOR,
+        lambda o: {"recipe": "self_rewarding", "name": "respond", "text": "Answer: {{prompt}}"},
+    ),
+    ("create endpoint", "post", "/api/v1/projects/{p}/endpoints", Role.OWNER, endpoint_form),
+    ("test endpoint", "post", "/api/v1/endpoints/{e}/test", Role.CURATOR, None),
+    ("list runs", "get", "/api/v1/projects/{p}/runs", Role.VIEWER, None),
+    (
+        "start run",
+        "post",
+        "/api/v1/projects/{p}/runs",
+        Role.CURATOR,
+        lambda o: {"recipe": "self_rewarding", "seed_set": o["s"], "target_count": 2},
+    ),
+    ("get run", "get", "/api/v1/runs/{r}", Role.VIEWER, None),
+    ("pause run", "post", "/api/v1/runs/{r}/pause", Role.CURATOR, None),
+    ("cancel run", "post", "/api/v1/runs/{r}/cancel", Role.CURATOR, None),
+    ("run budget", "post", "/api/v1/runs/{r}/budget", Role.CURATOR, lambda o: {"budget_tokens": 9}),
+    ("judge samples", "post", "/api/v1/projects/{p}/judge", Role.CURATOR, lambda o: {}),
 ]
 
 RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}
 
 
-def call(client: Client, method: str, url: str, body: Body, api: bool) -> Any:
+def call(client: Client, method: str, url: str, body: Body, api: bool, objs: Any = None) -> Any:
     if body is None:
         return getattr(client, method)(url)
-    data = body()
+    data = body(objs or {})
     if api and "file" not in data and method != "delete":
         return getattr(client, method)(url, data, content_type="application/json")
     return getattr(client, method)(url, data)
@@ -109,7 +181,9 @@ def test_each_page_admits_exactly_the_roles_it_should(
 ) -> None:
     client = Client()
     client.force_login(cast.user(who))
-    response = call(client, method, url.format(**objects(cast)), body, api=False)
+    response = call(
+        client, method, url.format(**(objs := objects(cast))), body, api=False, objs=objs
+    )
     if who == "outsider":
         assert response.status_code == 404, name
     elif expected(who, minimum) == "forbidden":
@@ -131,7 +205,9 @@ def test_each_api_endpoint_admits_exactly_the_roles_it_should(
     body: Body,
 ) -> None:
     client = api_client_for(cast.user(who))
-    response = call(client, method, url.format(**objects(cast)), body, api=True)
+    response = call(
+        client, method, url.format(**(objs := objects(cast))), body, api=True, objs=objs
+    )
     if who == "outsider":
         assert response.status_code == 404, name
         assert "detail" in response.json()
@@ -146,7 +222,8 @@ def test_each_api_endpoint_admits_exactly_the_roles_it_should(
 def test_anonymous_visitors_are_sent_to_log_in(
     cast: Cast, name: str, method: str, url: str, minimum: str, body: Body
 ) -> None:
-    response = call(Client(), method, url.format(**objects(cast)), body, api=False)
+    objs = objects(cast)
+    response = call(Client(), method, url.format(**objs), body, api=False, objs=objs)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
 
@@ -156,7 +233,9 @@ def test_the_api_refuses_requests_without_a_valid_token(
     cast: Cast, name: str, method: str, url: str, minimum: str, body: Body
 ) -> None:
     client = Client(HTTP_AUTHORIZATION="Bearer sbd_not-a-real-token")
-    response = call(client, method, url.format(**objects(cast)), body, api=True)
+    response = call(
+        client, method, url.format(**(objs := objects(cast))), body, api=True, objs=objs
+    )
     assert response.status_code == 401
 
 
@@ -179,3 +258,56 @@ def test_anyone_logged_in_may_create_a_project_and_owns_it(cast: Cast, api_clien
     )
     assert response.status_code == 201
     assert response.json()["role"] == "owner"
+
+
+@pytest.fixture(autouse=True)
+def _no_retries(settings: Any) -> None:
+    settings.SEEDBED_LLM_MAX_RETRIES = 0  # endpoints here point at a closed port
+
+
+def test_the_recipe_list_is_open_to_any_authenticated_user(cast: Cast, api_client_for: Any) -> None:
+    assert api_client_for(cast.outsider).get("/api/v1/recipes").status_code == 200
+    assert Client().get("/api/v1/recipes").status_code == 401
+
+
+def test_the_run_form_page_starts_a_run(cast: Cast) -> None:
+    from generation.runs.models import Run
+
+    objs = objects(cast)
+    client = Client()
+    client.force_login(cast.curator)
+    response = client.post(
+        f"/projects/{cast.project.pk}/runs/new/",
+        {
+            "recipe": "self_rewarding",
+            "seed_set": objs["s"],
+            "endpoint": objs["e"],
+            "target_count": 3,
+            "p_n_responses": 2,
+        },
+    )
+    run = Run.objects.latest("id")
+    assert response.status_code == 302 and response["Location"] == f"/runs/{run.pk}/"
+    assert run.params["n_responses"] == 2 and run.params["judge_samples"] == 3
+
+
+def test_the_run_form_shows_a_params_error_without_starting_anything(cast: Cast) -> None:
+    from generation.runs.models import Run
+
+    objs = objects(cast)
+    before = Run.objects.count()
+    client = Client()
+    client.force_login(cast.curator)
+    response = client.post(
+        f"/projects/{cast.project.pk}/runs/new/",
+        {
+            "recipe": "self_rewarding",
+            "seed_set": objs["s"],
+            "endpoint": objs["e"],
+            "target_count": 3,
+            "p_n_responses": 1,
+        },
+    )
+    assert response.status_code == 200
+    assert "Ensure this value is greater than or equal to 2" in response.content.decode()
+    assert Run.objects.count() == before
