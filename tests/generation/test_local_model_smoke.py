@@ -90,6 +90,7 @@ def test_self_instruct_makes_three_valid_samples_on_the_real_local_model(
     local_model: str, settings: Any
 ) -> None:
     settings.SEEDBED_LLM_MAX_RETRIES = 2
+    settings.SEEDBED_RUN_SLICE_SECONDS = 600  # one slice: no calls cut at a slice boundary
     owner = UserFactory(username="smoke")
     project = ProjectFactory(name="Smoke")
     MembershipFactory(project=project, user=owner, role="owner")
@@ -121,5 +122,6 @@ def test_self_instruct_makes_three_valid_samples_on_the_real_local_model(
         assert all(isinstance(m["content"], str) and m["content"] for m in messages)
         assert sample.extra["instruction"] and sample.model == MODELS["small"].alias
     calls = LLMCall.objects.filter(run=run)
-    assert calls.exists() and not calls.filter(status="error").exists()
+    errors = list(calls.filter(status="error").values_list("error", flat=True))
+    assert calls.exists() and not errors, errors
     print(f"\nsmoke: 3 samples in {time.monotonic() - started:.0f} s, filtered={run.filtered}")
