@@ -141,7 +141,9 @@ def main() -> None:
     distiset = pipeline.run(use_cache=False)
     run_s = time.perf_counter() - t0
     samples = sum(split.num_rows for config in distiset.values() for split in config.values())
-    Path(args.out).write_text(json.dumps({"samples": samples, "run_s": run_s, "version": __version__}))
+    Path(args.out).write_text(
+        json.dumps({"samples": samples, "run_s": run_s, "version": __version__})
+    )
 
 
 if __name__ == "__main__":

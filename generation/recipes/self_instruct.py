@@ -186,12 +186,12 @@ class SelfInstruct(Recipe):
         Step("FMT", "sft", "instruction (+ input) → output."),
     )
     deviations = (
-        "Prompts are chat messages and their wording and few-shot demos are ours; the "
-        "paper used GPT-3 completion prompts.",
-        'Only the "16." stop sequence is sent, not the blank line: chat models often open '
-        "with one, and parsing the numbered list does the same job.",
-        "Numbered lines are taken whatever their number (small models restart the list at "
-        "1); exact copies of the shown examples are dropped, near-copies by ROUGE-L.",
+        "Prompt wording and few-shot demos are ours. Like the paper (GPT-3), it uses plain "
+        "/v1/completions; with generation_api=auto it falls back to chat messages where an "
+        "endpoint has no completions API.",
+        'Only the "16." stop sequence is sent, not the blank line, and numbered lines are '
+        "taken whatever their number (small models restart the list at 1); exact copies of "
+        "the shown examples are dropped, near-copies by ROUGE-L.",
     )
 
     async def run_slice(self, ctx: RunContext) -> None:
