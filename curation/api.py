@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from curation.auth import API_AUTH
 from curation.health import health
 from curation.projects.api import router as projects_router
+from curation.review.api import router as review_router
 from curation.seeds.api import router as seeds_router
 from generation.runs.api import router as runs_router
 
@@ -40,3 +41,4 @@ def get_health(request: HttpRequest) -> Any:
 api.add_router("", projects_router)
 api.add_router("", seeds_router)
 api.add_router("", runs_router)
+api.add_router("", review_router)

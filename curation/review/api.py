@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Sum
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError
+from ninja.responses import Status
+
+from curation.http import AuthedRequest
+from curation.projects.access import object_for, project_for
+from curation.projects.models import Role
+from curation.projects.services import ServiceError
+from curation.review import services
+from curation.review.models import Assignment, ReviewQueue
+from curation.review.schemas import AssignmentOut, QueueIn, QueueOut, ReviewOut, SubmitIn
+
+router = Router(tags=["review"])
+
+
+def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
+    items = queue.items.aggregate(done=Sum("reviews_done"), flight=Sum("in_flight"))
+    count = queue.items.count()
+    needed = count * queue.overlap
+    done = items["done"] or 0
+    return {
+        "id": queue.pk,
+        "project_id": queue.project_id,
+        "name": queue.name,
+        "overlap": queue.overlap,
+        "order": queue.order,
+        "items": count,
+        "reviews_done": done,
+        "reviews_needed": needed,
+        "in_flight": items["flight"] or 0,
+        "progress": done / needed if needed else 0.0,
+        "agreement": {},
+    }
+
+
+def assignment_out(a: Assignment) -> dict[str, Any]:
+    return {
+        "id": a.pk,
+        "queue_id": a.item.queue_id,
+        "lease_expires_at": a.lease_expires_at,
+        "sample": a.item.sample,
+    }
+
+
+@router.post("/projects/{project_id}/queues", response={201: QueueOut})
+def create_queue(request: HttpRequest, project_id: int, payload: QueueIn) -> Status[dict[str, Any]]:
+    project = project_for(request.user, project_id, Role.CURATOR)
+    try:
+        queue = services.create_queue(request.user, project, **payload.dict())
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return Status(201, queue_summary(queue))
+
+
+@router.get("/queues/{queue_id}", response=QueueOut)
+def get_queue(request: HttpRequest, queue_id: int) -> dict[str, Any]:
+    return queue_summary(object_for(request.user, ReviewQueue.objects.all(), queue_id))
+
+
+@router.post("/queues/{queue_id}/claim", response={200: AssignmentOut, 204: None})
+def claim(request: AuthedRequest, queue_id: int) -> Any:
+    queue = object_for(request.user, ReviewQueue.objects.all(), queue_id, Role.ANNOTATOR)
+    try:
+        assignment = services.claim_next(request.user, queue)
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    if assignment is None:
+        return Status(204, None)
+    return assignment_out(assignment)
+
+
+@router.post("/assignments/{assignment_id}/submit", response=ReviewOut)
+def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any:
+    assignment = object_for(
+        request.user,
+        Assignment.objects.select_related("item__queue"),
+        assignment_id,
+        Role.ANNOTATOR,
+        project_path="item.queue.project_id",
+    )
+    if assignment.annotator_id != request.user.pk:
+        raise HttpError(404, "Not found.")  # annotators see only their own assignments
+    try:
+        review = services.submit_review(request.user, assignment, **payload.dict())
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return review

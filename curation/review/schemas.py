@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+
+from generation.runs.schemas import SampleOut
+
+
+class QueueIn(Schema):
+    name: str
+    filters: dict[str, Any] = {}
+    overlap: int = 1
+    order: str = "random"
+    guidelines: str = ""
+    questions: list[dict[str, Any]] = []
+    lease_seconds: int = 600
+
+
+class QueueOut(Schema):
+    id: int
+    project_id: int
+    name: str
+    overlap: int
+    order: str
+    items: int
+    reviews_done: int
+    reviews_needed: int
+    in_flight: int
+    progress: float
+    agreement: dict[str, Any]
+
+
+class AssignmentOut(Schema):
+    id: int
+    queue_id: int
+    lease_expires_at: datetime
+    sample: SampleOut
+
+
+class SubmitIn(Schema):
+    decision: str = ""
+    rating: int | None = None
+    labels: list[str] = []
+    ranking: list[Any] | None = None
+    messages: list[dict[str, Any]] | None = None
+    comment: str = ""
+    answers: dict[str, Any] = {}
+    time_spent_ms: int = 0
+
+
+class ReviewOut(Schema):
+    id: int
+    assignment_id: int | None
+    decision: str
+    rating: int | None
+    edited: bool

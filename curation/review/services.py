@@ -1,0 +1,310 @@
+"""Review verbs: queues, race-free claiming with leases, submitting, undo and adjudication.
+
+Claiming is one transaction: expired leases are released, one candidate is locked with
+SELECT ... FOR UPDATE SKIP LOCKED (so concurrent annotators never wait on each other),
+checked against the overlap and this annotator's history, and an Assignment with a lease
+is created. Partial unique indexes hold the invariants even if this code were wrong.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from curation.projects import audit
+from curation.projects.models import Project
+from curation.projects.services import ServiceError
+from curation.review.models import (
+    Assignment,
+    AssignmentStatus,
+    QueueItem,
+    QueueOrder,
+    Review,
+    ReviewQueue,
+    SampleRevision,
+)
+from generation.runs.models import Sample, SampleStatus
+
+DECISIONS = {"accept", "reject"}
+SAMPLE_FILTERS = {
+    "run_ids",
+    "recipe_ids",
+    "kinds",
+    "statuses",
+    "score_min",
+    "score_max",
+    "dup_statuses",
+    "tags",
+}
+INSERT_BATCH = 5000
+
+
+def filtered_samples(project: Project, filters: dict[str, Any]) -> Any:
+    unknown = set(filters) - SAMPLE_FILTERS
+    if unknown:
+        raise ServiceError(f"Unknown filters: {', '.join(sorted(unknown))}.")
+    qs = Sample.objects.filter(project=project)
+    if filters.get("run_ids"):
+        qs = qs.filter(run_id__in=filters["run_ids"])
+    if filters.get("recipe_ids"):
+        qs = qs.filter(recipe_id__in=filters["recipe_ids"])
+    if filters.get("kinds"):
+        qs = qs.filter(kind__in=filters["kinds"])
+    if filters.get("statuses"):
+        qs = qs.filter(status__in=filters["statuses"])
+    if filters.get("score_min") is not None:
+        qs = qs.filter(judge_score__gte=filters["score_min"])
+    if filters.get("score_max") is not None:
+        qs = qs.filter(judge_score__lte=filters["score_max"])
+    if filters.get("dup_statuses"):
+        qs = qs.filter(dup_status__in=filters["dup_statuses"])
+    if filters.get("tags"):
+        qs = qs.filter(tags__overlap=filters["tags"])
+    return qs
+
+
+def _sort_key(order: str, score: float | None, rng: random.Random) -> float:
+    if order == QueueOrder.LOWEST_SCORE:
+        return score if score is not None else 1e9
+    if order == QueueOrder.MOST_DISAGREEMENT:
+        return 0.0  # updated as reviews disagree (see submit)
+    return rng.random()
+
+
+def create_queue(
+    actor: Any,
+    project: Project,
+    *,
+    name: str,
+    filters: dict[str, Any] | None = None,
+    overlap: int = 1,
+    order: str = QueueOrder.RANDOM,
+    guidelines: str = "",
+    questions: list[dict[str, Any]] | None = None,
+    lease_seconds: int = 600,
+) -> ReviewQueue:
+    filters = filters or {}
+    if overlap < 1:
+        raise ServiceError("Overlap must be at least 1.")
+    if order not in QueueOrder.values:
+        raise ServiceError(f"Order must be one of {', '.join(QueueOrder.values)}.")
+    if ReviewQueue.objects.filter(project=project, name=name).exists():
+        raise ServiceError(f"A queue named {name!r} exists.")
+    samples = filtered_samples(project, filters)
+    with transaction.atomic():
+        queue = ReviewQueue.objects.create(
+            project=project,
+            name=name,
+            filters=filters,
+            overlap=overlap,
+            order=order,
+            guidelines=guidelines,
+            questions=questions or [{"id": "decision", "type": "decision"}],
+            lease_seconds=lease_seconds,
+            created_by=actor,
+        )
+        rng = random.Random(queue.pk)
+        batch: list[QueueItem] = []
+        total = 0
+        for pk, score in (
+            samples.order_by("id")
+            .values_list("id", "judge_score")
+            .iterator(chunk_size=INSERT_BATCH)
+        ):
+            batch.append(
+                QueueItem(queue=queue, sample_id=pk, sort_key=_sort_key(order, score, rng))
+            )
+            if len(batch) >= INSERT_BATCH:
+                QueueItem.objects.bulk_create(batch)
+                total += len(batch)
+                batch = []
+        QueueItem.objects.bulk_create(batch)
+        total += len(batch)
+        audit.record(
+            actor,
+            "queue.create",
+            queue,
+            project=project,
+            after={"name": name, "items": total, "overlap": overlap, "order": order},
+        )
+    return queue
+
+
+def release_expired(queue_id: int | None = None) -> int:
+    """Give the slots of expired leases back. Safe to run concurrently (row locks)."""
+    now = timezone.now()
+    with transaction.atomic():
+        expired = Assignment.objects.select_for_update(skip_locked=True).filter(
+            status=AssignmentStatus.OPEN, lease_expires_at__lt=now
+        )
+        if queue_id is not None:
+            expired = expired.filter(item__queue_id=queue_id)
+        ids = list(expired.values_list("id", "item_id"))
+        if not ids:
+            return 0
+        Assignment.objects.filter(pk__in=[a for a, _ in ids]).update(
+            status=AssignmentStatus.EXPIRED
+        )
+        for item_id, n in Counter(i for _, i in ids).items():
+            QueueItem.objects.filter(pk=item_id).update(in_flight=F("in_flight") - n)
+    return len(ids)
+
+
+_CLAIM_SQL = """
+    SELECT qi.id FROM review_queueitem qi
+    WHERE qi.queue_id = %s
+      AND qi.reviews_done + qi.in_flight < %s
+      AND qi.final_decision = ''
+      AND NOT EXISTS (
+          SELECT 1 FROM review_assignment a
+          WHERE a.item_id = qi.id AND a.annotator_id = %s
+            AND a.status IN ('open', 'submitted', 'skipped')
+      )
+    ORDER BY qi.sort_key, qi.id
+    LIMIT 1
+    FOR UPDATE OF qi SKIP LOCKED
+"""
+
+
+def claim_next(actor: Any, queue: ReviewQueue) -> Assignment | None:
+    """The annotator's open assignment in this queue, or a newly claimed item, or None."""
+    if not queue.is_open:
+        raise ServiceError("This queue is closed.")
+    now = timezone.now()
+    current = (
+        Assignment.objects.select_related("item__sample")
+        .filter(
+            item__queue=queue,
+            annotator=actor,
+            status=AssignmentStatus.OPEN,
+            lease_expires_at__gt=now,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if current is not None:
+        return current
+    release_expired(queue.pk)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(_CLAIM_SQL, [queue.pk, queue.overlap, actor.pk])
+            row = cur.fetchone()
+        if row is None:
+            return None
+        item_id = row[0]
+        QueueItem.objects.filter(pk=item_id).update(in_flight=F("in_flight") + 1)
+        assignment = Assignment.objects.create(
+            item_id=item_id,
+            annotator=actor,
+            status=AssignmentStatus.OPEN,
+            lease_expires_at=now + timedelta(seconds=queue.lease_seconds),
+        )
+    return Assignment.objects.select_related("item__sample").get(pk=assignment.pk)
+
+
+def submit_review(
+    actor: Any,
+    assignment: Assignment,
+    *,
+    decision: str = "",
+    rating: int | None = None,
+    labels: list[str] | None = None,
+    ranking: list[Any] | None = None,
+    messages: list[dict[str, Any]] | None = None,
+    comment: str = "",
+    answers: dict[str, Any] | None = None,
+    time_spent_ms: int = 0,
+) -> Review:
+    if decision and decision not in DECISIONS:
+        raise ServiceError("The decision must be accept or reject.")
+    if rating is not None and not 1 <= rating <= 10:
+        raise ServiceError("The rating must be between 1 and 10.")
+    with transaction.atomic():
+        a = (
+            Assignment.objects.select_for_update()
+            .select_related("item__queue", "item__sample")
+            .get(pk=assignment.pk)
+        )
+        if a.annotator_id != actor.pk:
+            raise ServiceError("This assignment belongs to someone else.")
+        if a.status != AssignmentStatus.OPEN:
+            raise ServiceError(f"This assignment is {a.status}; claim the next item.")
+        item = QueueItem.objects.select_for_update().get(pk=a.item_id)
+        sample = Sample.objects.select_for_update().get(pk=item.sample_id)
+        edited = messages is not None and messages != sample.messages
+        review = Review.objects.create(
+            item=item,
+            assignment=a,
+            annotator=actor,
+            decision=decision,
+            rating=rating,
+            labels=labels or [],
+            ranking=ranking,
+            comment=comment,
+            answers=answers or {},
+            edited=edited,
+            time_spent_ms=max(0, min(time_spent_ms, 24 * 3600 * 1000)),
+        )
+        if edited:
+            _revise(actor, sample, messages or [], review)
+        a.status = AssignmentStatus.SUBMITTED
+        a.submitted_at = timezone.now()
+        a.save(update_fields=["status", "submitted_at"])
+        item.in_flight = max(0, item.in_flight - 1)
+        item.reviews_done += 1
+        _settle(item, sample, a.item.queue)
+        audit.record(
+            actor,
+            "review.submit",
+            review,
+            project=a.item.queue.project_id,
+            after={
+                "sample": sample.pk,
+                "decision": decision,
+                "rating": rating,
+                "edited": edited,
+            },
+        )
+    return review
+
+
+def _revise(actor: Any, sample: Sample, messages: list[dict[str, Any]], review: Review) -> None:
+    last = sample.revisions.order_by("-number").first()
+    SampleRevision.objects.create(
+        sample=sample,
+        number=(last.number + 1) if last else 1,
+        messages_before=sample.messages,
+        messages_after=messages,
+        author=actor,
+        review=review,
+    )
+    sample.messages = messages
+    sample.save(update_fields=["messages", "updated_at"])
+
+
+def _settle(item: QueueItem, sample: Sample, queue: ReviewQueue) -> None:
+    """Update the item's disagreement and, once it has all its reviews, the sample's status."""
+    decisions = [d for d in item.reviews.values_list("decision", flat=True) if d]
+    counts = Counter(decisions)
+    top = counts.most_common(1)[0][1] if counts else 0
+    item.disagreement = 1 - top / len(decisions) if decisions else 0.0
+    if queue.order == QueueOrder.MOST_DISAGREEMENT:
+        item.sort_key = -item.disagreement
+    item.save(update_fields=["in_flight", "reviews_done", "disagreement", "sort_key"])
+    if item.final_decision or item.reviews_done < queue.overlap or not decisions:
+        return
+    winners = [d for d, n in counts.items() if n == top]
+    status = (
+        SampleStatus.NEEDS_REVIEW
+        if len(winners) > 1
+        else SampleStatus.ACCEPTED
+        if winners[0] == "accept"
+        else SampleStatus.REJECTED
+    )
+    Sample.objects.filter(pk=sample.pk).update(status=status)
