@@ -173,7 +173,8 @@ def _distances(totals: Counter[Label], level: Level) -> dict[tuple[Label, Label]
         ranked = sorted(values)  # type: ignore[type-var]  # orderability is the caller's contract
     except TypeError as exc:
         raise TypeError("ordinal alpha needs mutually orderable values") from exc
-    # cumulative[i] = Σ n_g for g ranked before i, so Σ_{g=c..k} n_g = cumulative[k+1] − cumulative[c].
+    # cumulative[i] = Σ n_g over the values ranked below i,
+    # so Σ_{g=c..k} n_g = cumulative[k + 1] − cumulative[c].
     cumulative = [0]
     for value in ranked:
         cumulative.append(cumulative[-1] + totals[value])

@@ -91,3 +91,31 @@ def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any
     except ServiceError as exc:
         raise HttpError(409, str(exc)) from exc
     return review
+
+
+@router.post("/assignments/{assignment_id}/skip", response={204: None})
+def skip(request: AuthedRequest, assignment_id: int) -> Status[None]:
+    assignment = object_for(
+        request.user,
+        Assignment.objects.select_related("item__queue"),
+        assignment_id,
+        Role.ANNOTATOR,
+        project_path="item.queue.project_id",
+    )
+    if assignment.annotator_id != request.user.pk:
+        raise HttpError(404, "Not found.")
+    try:
+        services.skip(request.user, assignment)
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return Status(204, None)
+
+
+@router.post("/queues/{queue_id}/undo", response=AssignmentOut)
+def undo(request: AuthedRequest, queue_id: int) -> dict[str, Any]:
+    queue = object_for(request.user, ReviewQueue.objects.all(), queue_id, Role.ANNOTATOR)
+    try:
+        assignment = services.undo_last(request.user, queue)
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return assignment_out(assignment)

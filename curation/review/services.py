@@ -308,3 +308,123 @@ def _settle(item: QueueItem, sample: Sample, queue: ReviewQueue) -> None:
         else SampleStatus.REJECTED
     )
     Sample.objects.filter(pk=sample.pk).update(status=status)
+
+
+def undo_last(actor: Any, queue: ReviewQueue) -> Assignment:
+    """Take back the annotator's last review in this queue: the item is theirs to redo."""
+    with transaction.atomic():
+        review = (
+            Review.objects.select_for_update()
+            .filter(item__queue=queue, annotator=actor)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if review is None or review.assignment is None:
+            raise ServiceError("There is nothing of yours to undo in this queue.")
+        item = QueueItem.objects.select_for_update().get(pk=review.item_id)
+        if item.final_decision:
+            raise ServiceError("A curator has adjudicated this item; it can no longer be undone.")
+        sample = Sample.objects.select_for_update().get(pk=item.sample_id)
+        before = {"decision": review.decision, "rating": review.rating, "edited": review.edited}
+        for revision in review.revisions.order_by("-number"):
+            sample.messages = revision.messages_before  # put the text back as it was
+            revision.delete()
+        sample.save(update_fields=["messages", "updated_at"])
+        assignment = review.assignment
+        review.delete()
+        assignment.status = AssignmentStatus.OPEN
+        assignment.submitted_at = None
+        assignment.lease_expires_at = timezone.now() + timedelta(seconds=queue.lease_seconds)
+        assignment.save(update_fields=["status", "submitted_at", "lease_expires_at"])
+        item.reviews_done = max(0, item.reviews_done - 1)
+        item.in_flight += 1
+        _settle(item, sample, queue)
+        if item.reviews_done < queue.overlap and sample.status != SampleStatus.PENDING:
+            Sample.objects.filter(pk=sample.pk).update(status=SampleStatus.PENDING)
+        audit.record(
+            actor,
+            "review.undo",
+            assignment,
+            project=queue.project_id,
+            before=before,
+            after={"sample": sample.pk},
+        )
+    return Assignment.objects.select_related("item__sample").get(pk=assignment.pk)
+
+
+def adjudicate(actor: Any, item: QueueItem, decision: str, comment: str = "") -> QueueItem:
+    """A curator's final word on an item, whatever the annotators said."""
+    if decision not in DECISIONS:
+        raise ServiceError("The decision must be accept or reject.")
+    with transaction.atomic():
+        locked = QueueItem.objects.select_for_update().select_related("queue").get(pk=item.pk)
+        before = {
+            "final_decision": locked.final_decision,
+            "sample_status": Sample.objects.get(pk=locked.sample_id).status,
+        }
+        locked.final_decision = decision
+        locked.adjudicated_by = actor
+        locked.adjudicated_at = timezone.now()
+        locked.save(update_fields=["final_decision", "adjudicated_by", "adjudicated_at"])
+        status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
+        Sample.objects.filter(pk=locked.sample_id).update(status=status)
+        audit.record(
+            actor,
+            "review.adjudicate",
+            locked,
+            project=locked.queue.project_id,
+            before=before,
+            after={"final_decision": decision, "comment": comment},
+        )
+    return locked
+
+
+def bulk_decide(
+    actor: Any, project: Project, filters: dict[str, Any], decision: str, expected_count: int
+) -> int:
+    """Accept or reject every sample matching the filters; the caller confirmed the count."""
+    if decision not in DECISIONS:
+        raise ServiceError("The decision must be accept or reject.")
+    status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
+    with transaction.atomic():
+        qs = filtered_samples(project, filters)
+        ids = list(qs.values_list("id", flat=True))
+        if len(ids) != expected_count:
+            raise ServiceError(
+                f"{len(ids)} samples match now, not the {expected_count} you confirmed; "
+                "check the filters again."
+            )
+        before = Counter(qs.values_list("status", flat=True))
+        Sample.objects.filter(pk__in=ids).update(status=status)
+        audit.record(
+            actor,
+            "samples.bulk_decide",
+            project,
+            project=project,
+            before={"statuses": dict(before)},
+            after={
+                "decision": decision,
+                "count": len(ids),
+                "filters": filters,
+                "sample_ids": ids[:10_000],
+            },
+        )
+    return len(ids)
+
+
+def skip(actor: Any, assignment: Assignment) -> None:
+    """Pass on an item: its slot goes back, and it is not offered to this annotator again."""
+    with transaction.atomic():
+        a = (
+            Assignment.objects.select_for_update()
+            .select_related("item__queue")
+            .get(pk=assignment.pk)
+        )
+        if a.annotator_id != actor.pk or a.status != AssignmentStatus.OPEN:
+            raise ServiceError("Only your open assignment can be skipped.")
+        a.status = AssignmentStatus.SKIPPED
+        a.save(update_fields=["status"])
+        QueueItem.objects.filter(pk=a.item_id).update(in_flight=F("in_flight") - 1)
+        audit.record(
+            actor, "review.skip", a, project=a.item.queue.project_id, after={"item": a.item_id}
+        )

@@ -123,7 +123,23 @@ def _run(request: HttpRequest, run_id: int, role: str = Role.VIEWER) -> Run:
     return object_for(request.user, Run.objects.all(), run_id, role)
 
 
-@router.post("/projects/{project_id}/runs", response={201: RunOut}, tags=["runs"])
+def _recipe_params_doc() -> dict[str, Any]:
+    """Each recipe's params schema, so the API docs show what `params` takes per recipe."""
+    from generation.recipes.registry import all_recipes
+
+    return {
+        "description": "`params` depends on `recipe`; each recipe's schema and defaults are "
+        "listed here (and by GET /api/v1/recipes).",
+        "x-recipe-params": {r.id: r.Params.model_json_schema() for r in all_recipes()},
+    }
+
+
+@router.post(
+    "/projects/{project_id}/runs",
+    response={201: RunOut},
+    tags=["runs"],
+    openapi_extra=_recipe_params_doc(),
+)
 def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[dict[str, Any]]:
     project = project_for(request.user, project_id, Role.CURATOR)
 

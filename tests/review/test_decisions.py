@@ -1,0 +1,79 @@
+"""Undo, skip, adjudication and bulk decisions: each audited, each reversible or confirmed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from curation.projects.models import AuditEvent
+from curation.review import services
+from curation.review.models import AssignmentStatus, QueueItem
+from generation.runs.models import Sample
+from tests.review.test_claiming import make_queue
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_annotator_can_undo_their_last_decision_and_redo_it() -> None:
+    queue, (ann,), _ = make_queue(n_items=2, n_annotators=1, overlap=1)
+    a = services.claim_next(ann, queue)
+    original = list(a.item.sample.messages)
+    edited = [dict(m) for m in original]
+    edited[-1]["content"] = "Edited."
+    services.submit_review(ann, a, decision="reject", messages=edited)
+    sample = Sample.objects.get(pk=a.item.sample_id)
+    assert sample.status == "rejected" and sample.messages[-1]["content"] == "Edited."
+    back = services.undo_last(ann, queue)
+    assert back.pk == a.pk and back.status == AssignmentStatus.OPEN
+    sample.refresh_from_db()
+    assert sample.status == "pending" and sample.messages == original
+    item = QueueItem.objects.get(pk=a.item_id)
+    assert (item.reviews_done, item.in_flight) == (0, 1)
+    # The undone item is the annotator's again, before any new one.
+    assert services.claim_next(ann, queue).pk == a.pk
+    services.submit_review(ann, back, decision="accept")
+    assert Sample.objects.get(pk=a.item.sample_id).status == "accepted"
+    verbs = list(
+        AuditEvent.objects.filter(verb__startswith="review.").values_list("verb", flat=True)
+    )
+    assert sorted(verbs) == ["review.submit", "review.submit", "review.undo"]
+
+
+def test_nothing_to_undo_is_a_clear_error() -> None:
+    queue, (ann,), _ = make_queue(n_items=1, n_annotators=1, overlap=1)
+    with pytest.raises(services.ServiceError, match="nothing of yours to undo"):
+        services.undo_last(ann, queue)
+
+
+def test_a_skipped_item_goes_back_but_not_to_the_same_annotator() -> None:
+    queue, (ann1, ann2), _ = make_queue(n_items=1, n_annotators=2, overlap=1)
+    a = services.claim_next(ann1, queue)
+    services.skip(ann1, a)
+    assert services.claim_next(ann1, queue) is None
+    assert services.claim_next(ann2, queue).item_id == a.item_id
+
+
+def test_a_disagreement_needs_review_and_a_curator_adjudicates_it() -> None:
+    queue, (ann1, ann2), curator = make_queue(n_items=1, n_annotators=2, overlap=2)
+    services.submit_review(ann1, services.claim_next(ann1, queue), decision="accept")
+    services.submit_review(ann2, services.claim_next(ann2, queue), decision="reject")
+    item = QueueItem.objects.get(queue=queue)
+    assert item.disagreement == 0.5
+    assert Sample.objects.get(pk=item.sample_id).status == "needs_review"
+    services.adjudicate(curator, item, "reject", comment="Off topic.")
+    assert Sample.objects.get(pk=item.sample_id).status == "rejected"
+    event = AuditEvent.objects.get(verb="review.adjudicate")
+    assert event.before["sample_status"] == "needs_review"
+    assert event.after == {"final_decision": "reject", "comment": "Off topic."}
+
+
+def test_bulk_decisions_need_the_confirmed_count_and_are_audited() -> None:
+    queue, _, curator = make_queue(n_items=5, n_annotators=1, overlap=1)
+    project = queue.project
+    with pytest.raises(services.ServiceError, match="5 samples match now, not the 4"):
+        services.bulk_decide(curator, project, {"statuses": ["pending"]}, "reject", 4)
+    assert services.bulk_decide(curator, project, {"statuses": ["pending"]}, "reject", 5) == 5
+    assert set(Sample.objects.values_list("status", flat=True)) == {"rejected"}
+    event: Any = AuditEvent.objects.get(verb="samples.bulk_decide")
+    assert event.before == {"statuses": {"pending": 5}} and event.after["count"] == 5
