@@ -14,6 +14,7 @@ urlpatterns = [
     path("projects/", include("curation.projects.urls")),
     path("", include("curation.seeds.urls")),
     path("", include("generation.runs.urls")),
+    path("", include("curation.review.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -428,3 +428,13 @@ def skip(actor: Any, assignment: Assignment) -> None:
         audit.record(
             actor, "review.skip", a, project=a.item.queue.project_id, after={"item": a.item_id}
         )
+
+
+def release(actor: Any, assignment: Assignment) -> None:
+    """Hand an unstarted item back (e.g. when undo brings the previous one back)."""
+    with transaction.atomic():
+        updated = Assignment.objects.filter(
+            pk=assignment.pk, annotator=actor, status=AssignmentStatus.OPEN
+        ).update(status=AssignmentStatus.EXPIRED)
+        if updated:
+            QueueItem.objects.filter(pk=assignment.item_id).update(in_flight=F("in_flight") - 1)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from curation.review import views
+
+app_name = "review"
+urlpatterns = [
+    path("projects/<int:project_id>/queues/", views.queue_list, name="queues"),
+    path("queues/<int:queue_id>/", views.queue_detail, name="queue"),
+    path("queues/<int:queue_id>/review/", views.review, name="review"),
+    path("queues/<int:queue_id>/undo/", views.undo, name="undo"),
+    path("assignments/<int:assignment_id>/submit/", views.submit, name="submit"),
+    path("assignments/<int:assignment_id>/skip/", views.skip, name="skip"),
+    path("items/<int:item_id>/adjudicate/", views.adjudicate, name="adjudicate"),
+]

@@ -1,0 +1,193 @@
+// The review page: keys, inline editing with a visible diff, ranking, time on item.
+// No inline scripts and no innerHTML with user text: every string goes in as textContent.
+(() => {
+  "use strict";
+  let shownAt = performance.now();
+  let selected = -1; // index of the selected message
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const form = () => $("#review-form");
+  const turns = () => $$("#transcript .turn");
+
+  function original() {
+    const node = document.getElementById("original-messages");
+    return node ? JSON.parse(node.textContent) : [];
+  }
+
+  function select(i) {
+    const all = turns();
+    if (!all.length) return;
+    selected = Math.max(0, Math.min(all.length - 1, i));
+    all.forEach((t, k) => t.classList.toggle("selected", k === selected));
+    all[selected].focus({ preventScroll: false });
+  }
+
+  function lastAssistant() {
+    const all = turns();
+    for (let i = all.length - 1; i >= 0; i--) {
+      if (all[i].classList.contains("turn-assistant")) return i;
+    }
+    return all.length - 1;
+  }
+
+  // Word-level diff (LCS), rendered with <del>/<ins> built from text nodes only.
+  function diff(before, after) {
+    const a = before.split(/(\s+)/), b = after.split(/(\s+)/);
+    const n = a.length, m = b.length;
+    if (n * m > 4_000_000) return [["del", before], ["ins", after]];
+    const dp = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--)
+      for (let j = m - 1; j >= 0; j--)
+        dp[i][j] = a[i] === b[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+    const out = [];
+    let i = 0, j = 0;
+    const push = (op, s) => {
+      if (out.length && out[out.length - 1][0] === op) out[out.length - 1][1] += s;
+      else out.push([op, s]);
+    };
+    while (i < n && j < m) {
+      if (a[i] === b[j]) { push("same", a[i]); i++; j++; }
+      else if (dp[i + 1][j] >= dp[i][j + 1]) { push("del", a[i]); i++; }
+      else { push("ins", b[j]); j++; }
+    }
+    while (i < n) push("del", a[i++]);
+    while (j < m) push("ins", b[j++]);
+    return out;
+  }
+
+  function showDiff(turn, before, after) {
+    const box = $(".diff", turn);
+    box.replaceChildren();
+    if (before === after) { box.hidden = true; return; }
+    const label = document.createElement("div");
+    label.className = "muted small";
+    label.textContent = "Your edit:";
+    box.appendChild(label);
+    for (const [op, text] of diff(before, after)) {
+      const el = document.createElement(op === "same" ? "span" : op);
+      el.textContent = text;
+      box.appendChild(el);
+    }
+    box.hidden = false;
+  }
+
+  function collectEdits() {
+    const messages = original();
+    let changed = false;
+    turns().forEach((turn, i) => {
+      const box = $(".edit-box", turn);
+      if (box && box.dataset.edited === "1" && messages[i]) {
+        if (messages[i].content !== box.value) changed = true;
+        messages[i] = { ...messages[i], content: box.value };
+      }
+    });
+    return changed ? JSON.stringify(messages) : "";
+  }
+
+  function startEdit(i) {
+    const turn = turns()[i];
+    if (!turn) return;
+    const box = $(".edit-box", turn);
+    box.hidden = false;
+    box.focus();
+  }
+
+  function finishEdit(box, keep) {
+    const turn = box.closest(".turn");
+    const i = Number(turn.dataset.index);
+    const before = (original()[i] || {}).content || "";
+    if (!keep) box.value = box.dataset.edited === "1" ? box.value : before;
+    box.dataset.edited = box.value !== before ? "1" : "";
+    box.hidden = true;
+    showDiff(turn, before, box.value);
+    turn.focus();
+  }
+
+  function ranking() {
+    return $$("#ranking li").map((li) => li.dataset.id).join(",");
+  }
+
+  function submit(decision) {
+    const f = form();
+    if (!f) return;
+    f.elements.decision.value = decision;
+    f.elements.messages.value = collectEdits();
+    f.elements.ranking.value = ranking();
+    f.elements.time_spent_ms.value = String(Math.round(performance.now() - shownAt));
+    f.requestSubmit();
+  }
+
+  function rate(n) {
+    const f = form();
+    if (!f) return;
+    f.elements.rating.value = String(n);
+    $$(".rating button").forEach((b) => b.classList.toggle("active", b.dataset.rating === String(n)));
+  }
+
+  function moveCandidate(delta) {
+    const list = $("#ranking");
+    const current = list && (list.querySelector("li.picked") || list.querySelector("li"));
+    if (!current) return;
+    current.classList.add("picked");
+    if (delta < 0 && current.previousElementSibling) list.insertBefore(current, current.previousElementSibling);
+    if (delta > 0 && current.nextElementSibling) list.insertBefore(current.nextElementSibling, current);
+    current.focus();
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target instanceof HTMLTextAreaElement && target.classList.contains("edit-box")) {
+      if (event.key === "Escape") { event.preventDefault(); finishEdit(target, false); }
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); finishEdit(target, true); }
+      return;
+    }
+    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!$("#item.review")) return;
+    const key = event.key;
+    const act = {
+      a: () => submit("accept"),
+      r: () => submit("reject"),
+      s: () => $("#skip-form")?.requestSubmit(),
+      u: () => $("#undo-form")?.requestSubmit(),
+      e: () => startEdit(selected >= 0 ? selected : lastAssistant()),
+      j: () => select(selected + 1),
+      k: () => select(selected - 1),
+      "[": () => moveCandidate(-1),
+      "]": () => moveCandidate(1),
+      "?": () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); },
+    }[key];
+    if (act) { event.preventDefault(); act(); return; }
+    if (/^[1-5]$/.test(key)) { event.preventDefault(); rate(Number(key)); }
+  });
+
+  document.addEventListener("click", (event) => {
+    const el = event.target instanceof Element ? event.target : null;
+    if (!el) return;
+    const decisionButton = el.closest("button[data-decision]");
+    if (decisionButton) { event.preventDefault(); submit(decisionButton.dataset.decision); return; }
+    const ratingButton = el.closest("button[data-rating]");
+    if (ratingButton) { rate(Number(ratingButton.dataset.rating)); return; }
+    if (el.closest("[data-action=edit]")) { startEdit(Number(el.closest(".turn").dataset.index)); return; }
+    if (el.closest("[data-action=help]")) { $("#help").showModal(); return; }
+    const li = el.closest("#ranking li");
+    if (li) { $$("#ranking li").forEach((x) => x.classList.toggle("picked", x === li)); }
+  });
+
+  // Drag and drop for the ranking.
+  let dragged = null;
+  document.addEventListener("dragstart", (e) => { dragged = e.target.closest?.("#ranking li") || null; });
+  document.addEventListener("dragover", (e) => { if (dragged && e.target.closest?.("#ranking li")) e.preventDefault(); });
+  document.addEventListener("drop", (e) => {
+    const over = e.target.closest?.("#ranking li");
+    if (!dragged || !over || over === dragged) return;
+    e.preventDefault();
+    const list = over.parentElement;
+    const items = Array.from(list.children);
+    if (items.indexOf(dragged) < items.indexOf(over)) over.after(dragged); else over.before(dragged);
+    dragged = null;
+  });
+
+  // A new item arrived: restart the clock and the selection.
+  document.addEventListener("htmx:afterSettle", () => { shownAt = performance.now(); selected = -1; });
+})();
