@@ -4,20 +4,45 @@ Markdown is converted with the ``markdown`` package, then *everything* it produc
 HTML the author typed included, goes through ``nh3`` with an explicit allow-list. Nothing
 reaches the page that nh3 did not approve: disallowed tags are dropped (``script`` and
 ``style`` with their content), event-handler and style attributes are dropped, and links
-may only use http, https or mailto.
+may only use http, https or mailto (relative links pass).
+
+Python-Markdown is pure Python and slow on some inputs, and this text is untrusted, so:
+
+- only the first ``MAX_MARKDOWN_CHARS`` are formatted; any rest is shown escaped, verbatim,
+  in a ``<pre>`` (nothing is hidden from a reviewer, and a huge paste cannot stall a page);
+- link parsing is bounded (``MAX_LINK_SCAN`` characters and ``MAX_BRACKET_HOPS`` nested
+  brackets per ``[``): upstream scans to the matching bracket character by character,
+  which is quadratic on inputs like ``[[[[…]]]]`` (10 KB of them took seconds);
+- raw HTML blocks are not parsed as blocks (inline raw HTML still reaches nh3);
+- image syntax is not parsed (``<img>`` is not allowed anyway); ``![a](b)`` stays as text,
+  so the reviewer still sees the URL and nothing is fetched from it.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import markdown as md
 import nh3
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from markdown.extensions import Extension
+from markdown.inlinepatterns import (
+    LINK_RE,
+    REFERENCE_RE,
+    LinkInlineProcessor,
+    ReferenceInlineProcessor,
+    ShortReferenceInlineProcessor,
+)
 
-__all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "URL_SCHEMES", "render_markdown"]
-
-EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
+__all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
+    "MAX_MARKDOWN_CHARS",
+    "URL_SCHEMES",
+    "render_markdown",
+]
 
 ALLOWED_TAGS = frozenset(
     {
@@ -30,6 +55,10 @@ ALLOWED_TAGS = frozenset(
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href", "title"}, "code": {"class"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer nofollow"
+
+MAX_MARKDOWN_CHARS = 64_000
+MAX_LINK_SCAN = 2_000
+MAX_BRACKET_HOPS = 8
 
 # The only class allowed anywhere: fenced_code's ``language-xxx`` on <code>.
 _LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
@@ -52,11 +81,113 @@ _cleaner = nh3.Cleaner(
 )
 
 
+class _BoundedLinkParsing:
+    """Upstream's getText/getLink with the same results on ordinary links, bounded work.
+
+    Both hop between closing brackets with C-level ``find``/``count`` (between two closers
+    the nesting depth only grows) instead of walking every character in Python, and give up
+    after ``MAX_LINK_SCAN`` characters or ``MAX_BRACKET_HOPS`` closers.
+    """
+
+    def getText(self, data: str, index: int) -> tuple[str, int, bool]:
+        close = _matching(data, index, "[", "]")
+        if close < 0:
+            return "", index, False
+        return data[index:close], close + 1, True
+
+    def getLink(self, data: str, index: int) -> tuple[str, str | None, int, bool]:
+        m = _LINK_START.match(data, index)
+        if m is None:
+            return "", None, index, False
+        if m.group(1):  # [text](<url> "title")
+            href, title = m.group(1)[1:-1], m.group(2) and m.group(2)[1:-1]
+            end = m.end(0)
+        else:  # [text](url "title"), parentheses in the url balanced
+            close = _matching(data, m.end(0), "(", ")")
+            if close < 0:
+                return "", None, index, False
+            inner = data[m.end(0) : close]
+            titled = _TITLED.fullmatch(inner)
+            href, title = (titled.group(1), titled.group(3)) if titled else (inner, None)
+            end = close + 1
+        unescape: Any = self.unescape  # type: ignore[attr-defined]  # upstream, untyped
+        if title is not None:
+            title = _WHITESPACE.sub(" ", unescape(title.strip()))
+        return unescape(href).strip(), title, end, True
+
+
+# Upstream's RE_LINK: "(" then optionally a whole <url> "title")" form.
+_LINK_START = re.compile(r"""\(\s*(?:(<[^<>]*>)\s*(?:('[^']*'|"[^"]*")\s*)?\))?""")
+# url, then a title quoted with ' or " that ends the parentheses.
+_TITLED = re.compile(r"""(.*?)\s*(["'])(.*)\2\s*""", re.DOTALL)
+_WHITESPACE = re.compile(r"\s")
+
+
+def _matching(data: str, index: int, opener: str, closer: str) -> int:
+    """Position of the ``closer`` that balances an ``opener`` just before ``index``, or -1."""
+    end = min(len(data), index + MAX_LINK_SCAN)
+    depth = 1
+    pos = index
+    for _ in range(MAX_BRACKET_HOPS):
+        close = data.find(closer, pos, end)
+        if close < 0:
+            return -1
+        depth += data.count(opener, pos, close) - 1
+        if depth == 0:
+            return close
+        pos = close + 1
+    return -1
+
+
+class _BoundedLink(_BoundedLinkParsing, LinkInlineProcessor):
+    pass
+
+
+class _BoundedReference(_BoundedLinkParsing, ReferenceInlineProcessor):
+    pass
+
+
+class _BoundedShortReference(_BoundedLinkParsing, ShortReferenceInlineProcessor):
+    pass
+
+
+class _UntrustedInput(Extension):
+    """Swap in the bounded link parsers (same names and priorities) and drop image syntax."""
+
+    def extendMarkdown(self, parser: Any) -> None:
+        parser.inlinePatterns.register(_BoundedReference(REFERENCE_RE, parser), "reference", 170)
+        parser.inlinePatterns.register(_BoundedLink(LINK_RE, parser), "link", 160)
+        parser.inlinePatterns.register(
+            _BoundedShortReference(REFERENCE_RE, parser), "short_reference", 130
+        )
+        for name in ("image_link", "image_reference", "short_image_ref"):
+            parser.inlinePatterns.deregister(name)
+        # Raw HTML blocks go through the stdlib HTMLParser, quadratic on unclosed "<a<a<a…";
+        # the inline raw-HTML pattern still passes tags through (to nh3) without it.
+        parser.preprocessors.deregister("html_block")
+
+
+def _split(text: str) -> tuple[str, str]:
+    """Cut ``text`` at the last line break within ``MAX_MARKDOWN_CHARS`` (or at the limit)."""
+    if len(text) <= MAX_MARKDOWN_CHARS:
+        return text, ""
+    cut = text.rfind("\n", 0, MAX_MARKDOWN_CHARS) + 1 or MAX_MARKDOWN_CHARS
+    return text[:cut], text[cut:]
+
+
 def render_markdown(text: str) -> SafeString:
     """Markdown → HTML → nh3 allow-list → SafeString. Safe for untrusted input."""
+    head, rest = _split(text or "")
     # A fresh Markdown instance per call: instances carry state and are not thread-safe.
-    html = md.Markdown(extensions=EXTENSIONS, output_format="html").convert(text or "")
-    cleaned = _cleaner.clean(html)
+    converter = md.Markdown(
+        extensions=["fenced_code", "tables", "sane_lists", _UntrustedInput()],
+        output_format="html",
+    )
+    cleaned = _cleaner.clean(converter.convert(head))
     # This is the ONE place in the project allowed to call mark_safe, and only ever on the
     # output of the nh3 allow-list just above. Do not add mark_safe anywhere else.
-    return mark_safe(cleaned)  # noqa: S308
+    safe = mark_safe(cleaned)  # noqa: S308
+    if rest:
+        # Escaped by format_html, not sanitized: nh3 is slow on megabytes of entities.
+        safe = format_html("{}\n<pre>{}</pre>", safe, rest)
+    return safe

@@ -19,6 +19,33 @@ from curation.review.schemas import AssignmentOut, QueueIn, QueueOut, ReviewOut,
 router = Router(tags=["review"])
 
 
+def queue_agreement(queue: ReviewQueue) -> dict[str, Any]:
+    """Percent agreement, Cohen's kappa (exactly two annotators) and Krippendorff's alpha."""
+    from curation.review.agreement import cohens_kappa, krippendorff_alpha, percent_agreement
+    from curation.review.models import Review
+
+    decisions: dict[int, dict[int, str]] = {}
+    for item_id, annotator_id, decision in (
+        Review.objects.filter(item__queue=queue)
+        .exclude(decision="")
+        .values_list("item_id", "annotator_id", "decision")
+    ):
+        decisions.setdefault(item_id, {})[annotator_id] = decision
+    annotators = sorted({a for d in decisions.values() for a in d})
+    kappa = None
+    if len(annotators) == 2:
+        a, b = annotators
+        pairs = [(d[a], d[b]) for d in decisions.values() if a in d and b in d]
+        kappa = cohens_kappa(pairs)
+    return {
+        "items_with_two_or_more": sum(1 for d in decisions.values() if len(d) >= 2),
+        "annotators": len(annotators),
+        "percent_agreement": percent_agreement(decisions),
+        "cohens_kappa": kappa,
+        "krippendorff_alpha": krippendorff_alpha(decisions) if decisions else None,
+    }
+
+
 def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
     items = queue.items.aggregate(done=Sum("reviews_done"), flight=Sum("in_flight"))
     count = queue.items.count()
@@ -35,7 +62,7 @@ def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
         "reviews_needed": needed,
         "in_flight": items["flight"] or 0,
         "progress": done / needed if needed else 0.0,
-        "agreement": {},
+        "agreement": queue_agreement(queue),
     }
 
 

@@ -7,18 +7,25 @@ from curation.review.models import QueueOrder
 
 class QueueForm(forms.Form):
     name = forms.CharField(max_length=200)
-    overlap = forms.IntegerField(min_value=1, max_value=10, initial=1,
-                                 help_text="Annotators per item.")
+    overlap = forms.IntegerField(
+        min_value=1, max_value=10, initial=1, help_text="Annotators per item."
+    )
     order = forms.ChoiceField(choices=QueueOrder.choices)
     statuses = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[("pending", "Pending"), ("needs_review", "Needs review"),
-                 ("accepted", "Accepted"), ("rejected", "Rejected")],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[
+            ("pending", "Pending"),
+            ("needs_review", "Needs review"),
+            ("accepted", "Accepted"),
+            ("rejected", "Rejected"),
+        ],
         initial=["pending"],
     )
     run_ids = forms.CharField(required=False, help_text="Run ids, comma-separated.")
-    guidelines = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
-                                 help_text="Markdown.")
+    guidelines = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="Markdown."
+    )
 
     def filters(self) -> dict[str, object]:
         d = self.cleaned_data

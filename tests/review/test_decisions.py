@@ -77,3 +77,20 @@ def test_bulk_decisions_need_the_confirmed_count_and_are_audited() -> None:
     assert set(Sample.objects.values_list("status", flat=True)) == {"rejected"}
     event: Any = AuditEvent.objects.get(verb="samples.bulk_decide")
     assert event.before == {"statuses": {"pending": 5}} and event.after["count"] == 5
+
+
+def test_the_queue_reports_agreement_once_two_annotators_overlap(api_client_for: Any) -> None:
+    queue, (ann1, ann2), curator = make_queue(n_items=4, n_annotators=2, overlap=2)
+    plan = {
+        ann1: ["accept", "accept", "reject", "accept"],
+        ann2: ["accept", "reject", "reject", "accept"],
+    }
+    for user, decisions in plan.items():
+        for decision in decisions:
+            services.submit_review(user, services.claim_next(user, queue), decision=decision)
+    body = api_client_for(curator).get(f"/api/v1/queues/{queue.pk}").json()
+    agreement = body["agreement"]
+    assert agreement["items_with_two_or_more"] == 4 and agreement["annotators"] == 2
+    assert agreement["percent_agreement"] == 0.75
+    assert agreement["cohens_kappa"] == pytest.approx(0.5)
+    assert agreement["krippendorff_alpha"] is not None
