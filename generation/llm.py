@@ -249,19 +249,14 @@ class LLMClient:
         except BaseException as exc:
             self._record(call, purpose, started, exc)
             raise
-        cost, latency_ms = self._record(call, purpose, started, None)
         given = [lp for lp in choices.logprobs if lp is not None]
-        return Completion(
-            texts=choices.texts,
-            finish_reasons=choices.finish_reasons,
-            parsed=parsed,
-            logprobs=[lp or [] for lp in choices.logprobs] if logprobs and given else None,
-            model=call.served_model or call.model,
-            tokens_in=call.tokens_in,
-            tokens_out=call.tokens_out,
-            cost=cost,
-            latency_ms=latency_ms,
-            attempts=call.attempts,
+        return self._completion(
+            call,
+            purpose,
+            started,
+            choices,
+            parsed,
+            [lp or [] for lp in choices.logprobs] if logprobs and given else None,
         )
 
     async def complete_text(
@@ -298,7 +293,7 @@ class LLMClient:
 
         async def send() -> str:
             raw = await self._client.completions.with_raw_response.create(
-                model=call.model, prompt=prompt, **params
+                model=call.model, prompt=prompt, **cast(Any, params)
             )
             text: str = raw.http_response.text
             return text
@@ -309,12 +304,24 @@ class LLMClient:
         except BaseException as exc:
             self._record(call, purpose, started, exc)
             raise
+        return self._completion(call, purpose, started, choices, None, None)
+
+    def _completion(
+        self,
+        call: _Call,
+        purpose: str,
+        started: float,
+        choices: _Choices,
+        parsed: list[Any] | None,
+        logprobs: list[list[TokenLogprob]] | None,
+    ) -> Completion:
+        """Record the successful call and package what it returned."""
         cost, latency_ms = self._record(call, purpose, started, None)
         return Completion(
             texts=choices.texts,
             finish_reasons=choices.finish_reasons,
-            parsed=None,
-            logprobs=None,
+            parsed=parsed,
+            logprobs=logprobs,
             model=call.served_model or call.model,
             tokens_in=call.tokens_in,
             tokens_out=call.tokens_out,
