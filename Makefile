@@ -74,5 +74,7 @@ browser-deps:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && [ -d tests/browser ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
+## Every bench/*.py prints one JSON line (bench/README.md); bench/_*.py are their helpers.
 bench: $(TEST_STAMP)
-	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b"; done; true
+	@status=0; for b in bench/*.py; do case "$$b" in bench/_*) continue;; esac; \
+	  $(BIN)/python "$$b" || { echo "$$b failed (exit $$?)" >&2; status=1; }; done; exit $$status

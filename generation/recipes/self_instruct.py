@@ -217,19 +217,23 @@ class SelfInstruct(Recipe):
         gens: set[asyncio.Task[tuple[str, Any]]] = set()
         works: set[asyncio.Task[tuple[str, Any]]] = set()
         yield_per_task, tasks_per_gen = 2.0, 2.0  # running estimates, to avoid over-generating
-        made_tasks = made_samples = gen_done = barren = 0
+        made_tasks = made_samples = gen_done = barren = works_done = 0
         gen_slot = int(ctx.state.get("gen_calls", 0))
         while True:
             while len(gens) + len(works) < ctx.max_inflight and not ctx.should_stop():
+                remaining = ctx.remaining()
                 expected = (len(jobs) + len(works)) * yield_per_task
                 expected += len(gens) * tasks_per_gen * yield_per_task
-                if jobs:
-                    task = jobs.pop(0)
-                    works.add(asyncio.create_task(ctx.attempt(self._task, task.key, task)))
-                elif expected < ctx.remaining():
+                queued = len(jobs) + len(gens) * tasks_per_gen
+                # Refill one latency ahead, so the slots never wait for new tasks; start
+                # work only while what is in flight does not already cover the target.
+                if expected < remaining and queued < ctx.max_inflight:
                     gen_slot += 1
                     key = f"si:gen:{gen_slot}"
                     gens.add(asyncio.create_task(ctx.attempt(self._generate, key, None)))
+                elif jobs and len(works) * yield_per_task < remaining:
+                    task = jobs.pop(0)
+                    works.add(asyncio.create_task(ctx.attempt(self._task, task.key, task)))
                 else:
                     break
             if not gens and not works:
@@ -252,9 +256,10 @@ class SelfInstruct(Recipe):
                     tasks_per_gen = max(0.2, made_tasks / gen_done)
                 else:
                     works.discard(t)
+                    works_done += 1
                     if not isinstance(result, Skip):
                         made_samples += len(result)
-                        yield_per_task = max(0.5, made_samples / max(1, made_tasks - len(jobs)))
+                    yield_per_task = max(0.5, made_samples / works_done)
                     await ctx.emit([result])
             ctx.state["gen_calls"] = gen_slot
             await ctx.maybe_flush()

@@ -112,7 +112,8 @@ def test_the_methods_row_acceptance_case(bench: Any, fake_llm: Any) -> None:
         data=b'{"instruction": "Write a poem about cats", "input": "", "output": "Soft paws."}\n',
     )
     script(fake_llm)
-    run = bench.start("self_instruct", 1, seed_set=seed_set)
+    # Target 2: the valid task gives one sample, so the even/odd task is worked too.
+    run = bench.start("self_instruct", 2, seed_set=seed_set)
     assert run.status == RunStatus.COMPLETED, run.last_error
     # "Write a poem about dogs": ROUGE-L 0.8 > 0.7 against the pool.
     assert run.filtered["rouge_l"] >= 1
