@@ -82,3 +82,9 @@ def fake_llm() -> Iterator[Any]:
         yield fake
     finally:
         fake.stop()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Browser tests last: Playwright's sync API runs an event loop on the main thread
+    while it is open, and the code under test uses asyncio.run() elsewhere."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
