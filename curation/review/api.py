@@ -46,6 +46,53 @@ def queue_agreement(queue: ReviewQueue) -> dict[str, Any]:
     }
 
 
+# The AI judge "accepts" a sample when its additive-rubric score is at least this (of 5).
+JUDGE_ACCEPTS_AT = 3.0
+
+
+def annotator_stats(queue: ReviewQueue) -> list[dict[str, Any]]:
+    """Per annotator: items, median time, agreement with the (leave-one-out) majority and
+    with the AI judge."""
+    import statistics
+
+    from curation.review.agreement import agreement_with, majority_labels
+    from curation.review.models import Review
+
+    rows = list(
+        Review.objects.filter(item__queue=queue).values_list(
+            "item_id",
+            "annotator_id",
+            "annotator__username",
+            "decision",
+            "time_spent_ms",
+            "item__sample__judge_score",
+        )
+    )
+    decisions: dict[int, dict[int, str]] = {}
+    judge: dict[int, str] = {}
+    for item_id, annotator_id, _, decision, _, score in rows:
+        if decision:
+            decisions.setdefault(item_id, {})[annotator_id] = decision
+        if score is not None:
+            judge[item_id] = "accept" if score >= JUDGE_ACCEPTS_AT else "reject"
+    out = []
+    for annotator_id in sorted({r[1] for r in rows}):
+        mine = [r for r in rows if r[1] == annotator_id]
+        own = {r[0]: r[3] for r in mine if r[3]}
+        out.append(
+            {
+                "annotator": mine[0][2],
+                "items": len(mine),
+                "median_time_ms": statistics.median(r[4] for r in mine),
+                "agreement_with_majority": agreement_with(
+                    majority_labels(decisions, excluding=annotator_id), own
+                ),
+                "agreement_with_judge": agreement_with(judge, own),
+            }
+        )
+    return out
+
+
 def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
     items = queue.items.aggregate(done=Sum("reviews_done"), flight=Sum("in_flight"))
     count = queue.items.count()
@@ -63,6 +110,7 @@ def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
         "in_flight": items["flight"] or 0,
         "progress": done / needed if needed else 0.0,
         "agreement": queue_agreement(queue),
+        "annotators": annotator_stats(queue),
     }
 
 

@@ -30,6 +30,7 @@ class QueueOut(Schema):
     in_flight: int
     progress: float
     agreement: dict[str, Any]
+    annotators: list[dict[str, Any]]
 
 
 class AssignmentOut(Schema):

@@ -94,3 +94,28 @@ def test_the_queue_reports_agreement_once_two_annotators_overlap(api_client_for:
     assert agreement["percent_agreement"] == 0.75
     assert agreement["cohens_kappa"] == pytest.approx(0.5)
     assert agreement["krippendorff_alpha"] is not None
+
+
+def test_annotator_stats_compare_each_annotator_with_the_others_and_the_judge(
+    api_client_for: Any,
+) -> None:
+    queue, (a1, a2, a3), curator = make_queue(n_items=2, n_annotators=3, overlap=3)
+    Sample.objects.filter(project=queue.project).update(judge_score=4.0)  # the judge accepts
+    votes = {a1: ["accept", "accept"], a2: ["accept", "reject"], a3: ["reject", "reject"]}
+    for user, decisions in votes.items():
+        for decision in decisions:
+            services.submit_review(
+                user, services.claim_next(user, queue), decision=decision, time_spent_ms=1000
+            )
+    stats = {
+        s["annotator"]: s
+        for s in api_client_for(curator).get(f"/api/v1/queues/{queue.pk}").json()["annotators"]
+    }
+    assert stats[a1.username]["items"] == 2
+    assert stats[a1.username]["median_time_ms"] == 1000
+    assert stats[a1.username]["agreement_with_judge"] == 1.0
+    assert stats[a3.username]["agreement_with_judge"] == 0.0
+    # a1 against a2+a3: item one majority of (accept, reject) is a tie, so only item two
+    # counts (reject vs a1's accept) → 0.0. a2 against a1+a3: a tie on item one, and on
+    # item two the others split → no clear majority anywhere → None.
+    assert stats[a1.username]["agreement_with_majority"] == 0.0
