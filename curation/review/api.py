@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import Sum
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
@@ -194,3 +194,25 @@ def undo(request: AuthedRequest, queue_id: int) -> dict[str, Any]:
     except ServiceError as exc:
         raise HttpError(409, str(exc)) from exc
     return assignment_out(assignment)
+
+
+class BulkIn(Schema):
+    filters: dict[str, Any] = {}
+    decision: str = ""
+    confirm_count: int | None = None  # omit to get the count to confirm
+
+
+@router.post("/projects/{project_id}/samples/bulk", response={200: dict[str, Any]})
+def bulk_decide(request: AuthedRequest, project_id: int, payload: BulkIn) -> dict[str, Any]:
+    """Two steps: without confirm_count, report how many samples match; with it, apply."""
+    project = project_for(request.user, project_id, Role.CURATOR)
+    try:
+        count = services.filtered_samples(project, payload.filters).count()
+        if payload.confirm_count is None:
+            return {"matching": count, "applied": False}
+        done = services.bulk_decide(
+            request.user, project, payload.filters, payload.decision, payload.confirm_count
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    return {"matching": done, "applied": True}

@@ -159,6 +159,13 @@ API: list[tuple[str, str, str, str, Body]] = [
     ("get queue", "get", "/api/v1/queues/{q}", Role.VIEWER, None),
     ("claim", "post", "/api/v1/queues/{q}/claim", Role.ANNOTATOR, None),
     ("undo", "post", "/api/v1/queues/{q}/undo", Role.ANNOTATOR, None),
+    (
+        "bulk preview",
+        "post",
+        "/api/v1/projects/{p}/samples/bulk",
+        Role.CURATOR,
+        lambda o: {"filters": {"statuses": ["pending"]}},
+    ),
 ]
 
 RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}

@@ -119,3 +119,18 @@ def test_annotator_stats_compare_each_annotator_with_the_others_and_the_judge(
     # counts (reject vs a1's accept) → 0.0. a2 against a1+a3: a tie on item one, and on
     # item two the others split → no clear majority anywhere → None.
     assert stats[a1.username]["agreement_with_majority"] == 0.0
+
+
+def test_the_bulk_api_reports_the_count_then_applies_it_once_confirmed(api_client_for: Any) -> None:
+    queue, (ann,), curator = make_queue(n_items=3, n_annotators=1, overlap=1)
+    url = f"/api/v1/projects/{queue.project_id}/samples/bulk"
+    client = api_client_for(curator)
+    body = {"filters": {"statuses": ["pending"]}, "decision": "accept"}
+    preview = client.post(url, body, content_type="application/json").json()
+    assert preview == {"matching": 3, "applied": False}
+    assert set(Sample.objects.values_list("status", flat=True)) == {"pending"}
+    done = client.post(url, {**body, "confirm_count": 3}, content_type="application/json")
+    assert done.json() == {"matching": 3, "applied": True}
+    assert set(Sample.objects.values_list("status", flat=True)) == {"accepted"}
+    refused = api_client_for(ann).post(url, body, content_type="application/json")
+    assert refused.status_code == 403
