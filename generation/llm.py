@@ -226,17 +226,16 @@ class LLMClient:
     ) -> Completion:
         if n < 1:
             raise ValueError("n must be at least 1")
-        options = {
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_tokens": max_tokens,
-            "stop": stop,
-            "presence_penalty": presence_penalty,
-            "seed": seed,
-            "logprobs": True if logprobs else None,
-            "top_logprobs": top_logprobs if logprobs else None,
-        }
-        params = {key: value for key, value in options.items() if value is not None}
+        params = _sampling(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=stop,
+            presence_penalty=presence_penalty,
+            seed=seed,
+            logprobs=True if logprobs else None,
+            top_logprobs=top_logprobs if logprobs else None,
+        )
         call = _Call(model or self.config.model)
         started = time.perf_counter()
         try:
@@ -278,16 +277,15 @@ class LLMClient:
         Not every server has it (OpenAI's chat models do not): a 404/400 is a
         PermanentLLMError, and the caller can fall back to `complete()`.
         """
-        options = {
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_tokens": max_tokens,
-            "stop": stop,
-            "presence_penalty": presence_penalty,
-            "seed": seed,
-            "n": n if n > 1 else None,
-        }
-        params = {key: value for key, value in options.items() if value is not None}
+        params = _sampling(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=stop,
+            presence_penalty=presence_penalty,
+            seed=seed,
+            n=n if n > 1 else None,
+        )
         call = _Call(model or self.config.model)
         started = time.perf_counter()
 
@@ -624,6 +622,11 @@ def _parse_chat(data: dict[str, Any]) -> _Choices:
     except (AttributeError, KeyError, TypeError) as exc:
         raise _Malformed(f"not a chat completion ({type(exc).__name__}: {exc})") from exc
     return got
+
+
+def _sampling(**options: Any) -> dict[str, Any]:
+    """The request options that were given; an unset option is left to the server."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _parse_text(data: dict[str, Any]) -> _Choices:
