@@ -53,6 +53,9 @@ class QueueItem(models.Model):
     sort_key = models.FloatField(default=0.0)  # precomputed from the queue's order
     disagreement = models.FloatField(default=0.0)
     final_decision = models.CharField(max_length=16, blank=True)
+    # True once the item needs nothing more (all its reviews, or adjudicated). Claiming scans
+    # only unsettled items through a partial index, so a queue that is 99% done stays fast.
+    settled = models.BooleanField(default=False)
     adjudicated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -63,7 +66,11 @@ class QueueItem(models.Model):
             models.UniqueConstraint(fields=["queue", "sample"], name="queueitem_once_per_queue"),
         ]
         indexes = [
-            models.Index(fields=["queue", "sort_key"], name="queueitem_claim_order"),
+            models.Index(
+                fields=["queue", "sort_key", "id"],
+                condition=Q(settled=False),
+                name="queueitem_claimable",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -159,8 +159,14 @@ def release_expired(queue_id: int | None = None) -> int:
 _CLAIM_SQL = """
     SELECT qi.id FROM review_queueitem qi
     WHERE qi.queue_id = %s
+      AND NOT qi.settled
       AND qi.reviews_done + qi.in_flight < %s
       AND qi.final_decision = ''
+      AND NOT EXISTS (
+          -- a curator rejected it as a duplicate (dedup clusters): nobody needs to see it
+          SELECT 1 FROM runs_sample s
+          WHERE s.id = qi.sample_id AND s.status = 'rejected' AND s.duplicate_of_id IS NOT NULL
+      )
       AND NOT EXISTS (
           SELECT 1 FROM review_assignment a
           WHERE a.item_id = qi.id AND a.annotator_id = %s
@@ -296,7 +302,8 @@ def _settle(item: QueueItem, sample: Sample, queue: ReviewQueue) -> None:
     item.disagreement = 1 - top / len(decisions) if decisions else 0.0
     if queue.order == QueueOrder.MOST_DISAGREEMENT:
         item.sort_key = -item.disagreement
-    item.save(update_fields=["in_flight", "reviews_done", "disagreement", "sort_key"])
+    item.settled = bool(item.final_decision) or item.reviews_done >= queue.overlap
+    item.save(update_fields=["in_flight", "reviews_done", "disagreement", "sort_key", "settled"])
     if item.final_decision or item.reviews_done < queue.overlap or not decisions:
         return
     winners = [d for d, n in counts.items() if n == top]
@@ -365,7 +372,10 @@ def adjudicate(actor: Any, item: QueueItem, decision: str, comment: str = "") ->
         locked.final_decision = decision
         locked.adjudicated_by = actor
         locked.adjudicated_at = timezone.now()
-        locked.save(update_fields=["final_decision", "adjudicated_by", "adjudicated_at"])
+        locked.settled = True
+        locked.save(
+            update_fields=["final_decision", "adjudicated_by", "adjudicated_at", "settled"]
+        )
         status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
         Sample.objects.filter(pk=locked.sample_id).update(status=status)
         audit.record(

@@ -149,3 +149,39 @@ def test_nobody_submits_anothers_assignment() -> None:
         content_type="application/json",
     )
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_item_is_settled_once_it_has_all_its_reviews_and_undo_unsettles_it() -> None:
+    queue, (ann1, ann2), _ = make_queue(n_items=1, n_annotators=2, overlap=2)
+    item = QueueItem.objects.get(queue=queue)
+    services.submit_review(ann1, services.claim_next(ann1, queue), decision="accept")
+    item.refresh_from_db()
+    assert not item.settled
+    services.submit_review(ann2, services.claim_next(ann2, queue), decision="reject")
+    item.refresh_from_db()
+    assert item.settled
+    services.undo_last(ann2, queue)
+    item.refresh_from_db()
+    assert not item.settled
+
+
+@pytest.mark.django_db
+def test_an_adjudicated_item_is_settled_and_never_claimed_again() -> None:
+    queue, (ann1, ann2), curator = make_queue(n_items=1, n_annotators=2, overlap=2)
+    item = QueueItem.objects.get(queue=queue)
+    services.adjudicate(curator, item, "reject")
+    item.refresh_from_db()
+    assert item.settled
+    assert services.claim_next(ann1, queue) is None
+
+
+@pytest.mark.django_db
+def test_claiming_skips_samples_a_curator_rejected_as_duplicates() -> None:
+    queue, (ann1,), _ = make_queue(n_items=2, n_annotators=1, overlap=1)
+    canonical, copy = Sample.objects.filter(project=queue.project).order_by("id")
+    Sample.objects.filter(pk=copy.pk).update(status="rejected", duplicate_of=canonical)
+    first = services.claim_next(ann1, queue)
+    assert first is not None and first.item.sample_id == canonical.pk
+    services.submit_review(ann1, first, decision="accept")
+    assert services.claim_next(ann1, queue) is None
