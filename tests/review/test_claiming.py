@@ -168,7 +168,7 @@ def test_an_item_is_settled_once_it_has_all_its_reviews_and_undo_unsettles_it() 
 
 @pytest.mark.django_db
 def test_an_adjudicated_item_is_settled_and_never_claimed_again() -> None:
-    queue, (ann1, ann2), curator = make_queue(n_items=1, n_annotators=2, overlap=2)
+    queue, (ann1, _), curator = make_queue(n_items=1, n_annotators=2, overlap=2)
     item = QueueItem.objects.get(queue=queue)
     services.adjudicate(curator, item, "reject")
     item.refresh_from_db()
