@@ -17,4 +17,9 @@ app.conf.beat_schedule = {
         "task": "generation.runs.tasks.sweep_stale_runs",
         "schedule": float(os.environ.get("SEEDBED_SWEEP_SECONDS", "15")),
     },
+    # Review items whose lease ran out go back to the queue (curation/review/tasks.py).
+    "release-expired-leases": {
+        "task": "curation.review.tasks.release_expired_leases",
+        "schedule": 60.0,
+    },
 }

@@ -41,3 +41,10 @@ def test_the_openapi_docs_are_served() -> None:
     assert Client().get("/api/v1/docs").status_code == 200
     schema = Client().get("/api/v1/openapi.json").json()
     assert "/api/v1/projects/{project_id}/seed-sets" in schema["paths"]
+
+
+def test_every_response_says_how_long_the_server_spent_on_it() -> None:
+    response = Client().get("/api/v1/health")
+    name, dur = response["Server-Timing"].split(";dur=")
+    assert name == "app"
+    assert float(dur) > 0

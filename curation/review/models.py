@@ -113,6 +113,8 @@ class Assignment(models.Model):
                 name="assignment_open_lease",
             ),
             models.Index(fields=["annotator", "status"], name="assignment_annotator"),
+            # Claiming asks "has this annotator had this item?" for each candidate.
+            models.Index(fields=["item", "annotator"], name="assignment_item_annotator"),
         ]
 
     def __str__(self) -> str:

@@ -43,6 +43,7 @@ SAMPLE_FILTERS = {
     "tags",
 }
 INSERT_BATCH = 5000
+ANALYZE_AFTER = 1000
 
 
 def filtered_samples(project: Project, filters: dict[str, Any]) -> Any:
@@ -133,6 +134,11 @@ def create_queue(
             project=project,
             after={"name": name, "items": total, "overlap": overlap, "order": order},
         )
+    if total >= ANALYZE_AFTER:
+        # Fresh statistics, so that claiming walks the claim-order index from the start
+        # instead of sorting the whole queue (autovacuum would only get there later).
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE review_queueitem")
     return queue
 
 
@@ -156,25 +162,38 @@ def release_expired(queue_id: int | None = None) -> int:
     return len(ids)
 
 
+# One statement (atomic on its own): pick the first claimable item in the queue's order,
+# skipping rows other claimers hold, take a slot on it and create the leased assignment.
 _CLAIM_SQL = """
-    SELECT qi.id FROM review_queueitem qi
-    WHERE qi.queue_id = %s
-      AND NOT qi.settled
-      AND qi.reviews_done + qi.in_flight < %s
-      AND qi.final_decision = ''
-      AND NOT EXISTS (
-          -- a curator rejected it as a duplicate (dedup clusters): nobody needs to see it
-          SELECT 1 FROM runs_sample s
-          WHERE s.id = qi.sample_id AND s.status = 'rejected' AND s.duplicate_of_id IS NOT NULL
-      )
-      AND NOT EXISTS (
-          SELECT 1 FROM review_assignment a
-          WHERE a.item_id = qi.id AND a.annotator_id = %s
-            AND a.status IN ('open', 'submitted', 'skipped')
-      )
-    ORDER BY qi.sort_key, qi.id
-    LIMIT 1
-    FOR UPDATE OF qi SKIP LOCKED
+    WITH picked AS (
+        SELECT qi.id FROM review_queueitem qi
+        WHERE qi.queue_id = %(queue)s
+          AND NOT qi.settled
+          AND qi.reviews_done + qi.in_flight < %(overlap)s
+          AND qi.final_decision = ''
+          AND NOT EXISTS (
+              SELECT 1 FROM review_assignment a
+              WHERE a.item_id = qi.id AND a.annotator_id = %(annotator)s
+                AND a.status IN ('open', 'submitted', 'skipped')
+          )
+          AND NOT EXISTS (
+              -- a curator rejected it as a duplicate (dedup clusters): nobody needs to see it
+              SELECT 1 FROM runs_sample s
+              WHERE s.id = qi.sample_id AND s.status = 'rejected'
+                AND s.duplicate_of_id IS NOT NULL
+          )
+        ORDER BY qi.sort_key, qi.id
+        LIMIT 1
+        FOR UPDATE OF qi SKIP LOCKED
+    ), slot AS (
+        UPDATE review_queueitem SET in_flight = in_flight + 1
+        FROM picked WHERE review_queueitem.id = picked.id
+        RETURNING review_queueitem.id
+    )
+    INSERT INTO review_assignment
+        (item_id, annotator_id, status, lease_expires_at, created_at, submitted_at)
+    SELECT slot.id, %(annotator)s, 'open', %(expires)s, %(now)s, NULL FROM slot
+    RETURNING id
 """
 
 
@@ -196,22 +215,29 @@ def claim_next(actor: Any, queue: ReviewQueue) -> Assignment | None:
     )
     if current is not None:
         return current
-    release_expired(queue.pk)
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(_CLAIM_SQL, [queue.pk, queue.overlap, actor.pk])
-            row = cur.fetchone()
-        if row is None:
-            return None
-        item_id = row[0]
-        QueueItem.objects.filter(pk=item_id).update(in_flight=F("in_flight") + 1)
-        assignment = Assignment.objects.create(
-            item_id=item_id,
-            annotator=actor,
-            status=AssignmentStatus.OPEN,
-            lease_expires_at=now + timedelta(seconds=queue.lease_seconds),
-        )
-    return Assignment.objects.select_related("item__sample").get(pk=assignment.pk)
+    assignment = _claim(actor, queue)
+    # Expired leases are given back here only when nothing else is free (and by the periodic
+    # sweep, curation.review.tasks): the common claim stays one short transaction.
+    if assignment is None and release_expired(queue.pk):
+        assignment = _claim(actor, queue)
+    return assignment
+
+
+def _claim(actor: Any, queue: ReviewQueue) -> Assignment | None:
+    now = timezone.now()
+    params = {
+        "queue": queue.pk,
+        "overlap": queue.overlap,
+        "annotator": actor.pk,
+        "now": now,
+        "expires": now + timedelta(seconds=queue.lease_seconds),
+    }
+    with connection.cursor() as cur:
+        cur.execute(_CLAIM_SQL, params)
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return Assignment.objects.select_related("item__sample").get(pk=row[0])
 
 
 def submit_review(
@@ -232,8 +258,9 @@ def submit_review(
     if rating is not None and not 1 <= rating <= 10:
         raise ServiceError("The rating must be between 1 and 10.")
     with transaction.atomic():
+        # One query locks the assignment, its item and its sample.
         a = (
-            Assignment.objects.select_for_update()
+            Assignment.objects.select_for_update(of=("self", "item", "item__sample"))
             .select_related("item__queue", "item__sample")
             .get(pk=assignment.pk)
         )
@@ -241,8 +268,7 @@ def submit_review(
             raise ServiceError("This assignment belongs to someone else.")
         if a.status != AssignmentStatus.OPEN:
             raise ServiceError(f"This assignment is {a.status}; claim the next item.")
-        item = QueueItem.objects.select_for_update().get(pk=a.item_id)
-        sample = Sample.objects.select_for_update().get(pk=item.sample_id)
+        item, sample = a.item, a.item.sample
         edited = messages is not None and messages != sample.messages
         review = Review.objects.create(
             item=item,
@@ -373,9 +399,7 @@ def adjudicate(actor: Any, item: QueueItem, decision: str, comment: str = "") ->
         locked.adjudicated_by = actor
         locked.adjudicated_at = timezone.now()
         locked.settled = True
-        locked.save(
-            update_fields=["final_decision", "adjudicated_by", "adjudicated_at", "settled"]
-        )
+        locked.save(update_fields=["final_decision", "adjudicated_by", "adjudicated_at", "settled"])
         status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
         Sample.objects.filter(pk=locked.sample_id).update(status=status)
         audit.record(

@@ -185,3 +185,19 @@ def test_claiming_skips_samples_a_curator_rejected_as_duplicates() -> None:
     assert first is not None and first.item.sample_id == canonical.pk
     services.submit_review(ann1, first, decision="accept")
     assert services.claim_next(ann1, queue) is None
+
+
+@pytest.mark.django_db
+def test_the_periodic_sweep_gives_expired_leases_back_while_other_items_are_free() -> None:
+    from curation.review.tasks import release_expired_leases
+
+    queue, (ann1, _), _ = make_queue(n_items=3, n_annotators=2, overlap=1)
+    stale = services.claim_next(ann1, queue)
+    Assignment.objects.filter(pk=stale.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert release_expired_leases() == 1
+    stale.refresh_from_db()
+    assert stale.status == AssignmentStatus.EXPIRED
+    assert QueueItem.objects.get(pk=stale.item_id).in_flight == 0
+    assert release_expired_leases() == 0
