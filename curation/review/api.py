@@ -14,7 +14,14 @@ from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
 from curation.review.models import Assignment, ReviewQueue
-from curation.review.schemas import AssignmentOut, QueueIn, QueueOut, ReviewOut, SubmitIn
+from curation.review.schemas import (
+    AssignmentOut,
+    QuestionIn,
+    QueueIn,
+    QueueOut,
+    ReviewOut,
+    SubmitIn,
+)
 
 router = Router(tags=["review"])
 
@@ -104,6 +111,8 @@ def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
         "name": queue.name,
         "overlap": queue.overlap,
         "order": queue.order,
+        "guidelines": queue.guidelines,
+        "questions": queue.questions,
         "items": count,
         "reviews_done": done,
         "reviews_needed": needed,
@@ -136,6 +145,20 @@ def create_queue(request: HttpRequest, project_id: int, payload: QueueIn) -> Sta
 @router.get("/queues/{queue_id}", response=QueueOut)
 def get_queue(request: HttpRequest, queue_id: int) -> dict[str, Any]:
     return queue_summary(object_for(request.user, ReviewQueue.objects.all(), queue_id))
+
+
+@router.post("/queues/{queue_id}/questions", response={201: dict[str, Any]})
+def add_question(
+    request: AuthedRequest, queue_id: int, payload: QuestionIn
+) -> Status[dict[str, Any]]:
+    """Ask one more question (decision, rating, labels, text or ranking) from now on."""
+    queue = object_for(request.user, ReviewQueue.objects.all(), queue_id, Role.CURATOR)
+    try:
+        return Status(
+            201, services.add_question(request.user, queue, payload.dict(exclude_none=True))
+        )
+    except ServiceError as exc:
+        raise HttpError(400, str(exc)) from exc
 
 
 @router.post("/queues/{queue_id}/claim", response={200: AssignmentOut, 204: None})

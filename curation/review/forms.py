@@ -36,3 +36,31 @@ class QueueForm(forms.Form):
         if ids:
             out["run_ids"] = ids
         return out
+
+
+class QuestionForm(forms.Form):
+    type = forms.ChoiceField(
+        choices=[
+            ("rating", "Rating"),
+            ("labels", "Labels"),
+            ("text", "Text"),
+            ("decision", "Decision"),
+        ]
+    )
+    id = forms.SlugField(max_length=40, help_text="Lowercase letters, digits and _.")
+    title = forms.CharField(max_length=200, required=False)
+    scale = forms.IntegerField(min_value=2, max_value=10, initial=5, required=False)
+    options = forms.CharField(
+        required=False, max_length=4000, help_text="Labels: the options, comma-separated."
+    )
+    multiple = forms.BooleanField(required=False, initial=True, label="Several labels allowed")
+
+    def question(self) -> dict[str, object]:
+        d = self.cleaned_data
+        q: dict[str, object] = {"type": d["type"], "id": d["id"], "title": d["title"]}
+        if d["type"] == "rating":
+            q["scale"] = d["scale"] or 5
+        if d["type"] == "labels":
+            q["options"] = d["options"]
+            q["multiple"] = d["multiple"]
+        return q

@@ -24,6 +24,8 @@ class QueueOut(Schema):
     name: str
     overlap: int
     order: str
+    guidelines: str
+    questions: list[dict[str, Any]]
     items: int
     reviews_done: int
     reviews_needed: int
@@ -57,3 +59,12 @@ class ReviewOut(Schema):
     decision: str
     rating: int | None
     edited: bool
+
+
+class QuestionIn(Schema):
+    type: str
+    id: str = ""
+    title: str = ""
+    scale: int | None = None
+    options: list[str] | str | None = None
+    multiple: bool = True

@@ -20,6 +20,7 @@ from django.utils import timezone
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
+from curation.review import questions as questions_module
 from curation.review.models import (
     Assignment,
     AssignmentStatus,
@@ -91,6 +92,7 @@ def create_queue(
     lease_seconds: int = 600,
 ) -> ReviewQueue:
     filters = filters or {}
+    questions_module.normalize_all(questions)  # a bad question fails before any row is written
     if overlap < 1:
         raise ServiceError("Overlap must be at least 1.")
     if order not in QueueOrder.values:
@@ -106,7 +108,7 @@ def create_queue(
             overlap=overlap,
             order=order,
             guidelines=guidelines,
-            questions=questions or [{"id": "decision", "type": "decision"}],
+            questions=questions_module.normalize_all(questions),
             lease_seconds=lease_seconds,
             created_by=actor,
         )
@@ -140,6 +142,18 @@ def create_queue(
         with connection.cursor() as cur:
             cur.execute("ANALYZE review_queueitem")
     return queue
+
+
+def add_question(actor: Any, queue: ReviewQueue, question: dict[str, Any]) -> dict[str, Any]:
+    """Ask one more question from now on. Reviews made before it simply lack its answer."""
+    with transaction.atomic():
+        locked = ReviewQueue.objects.select_for_update().get(pk=queue.pk)
+        clean = questions_module.normalize(question, locked.questions)
+        locked.questions = [*locked.questions, clean]
+        locked.save(update_fields=["questions"])
+        audit.record(actor, "queue.add_question", locked, project=locked.project_id, after=clean)
+    queue.questions = locked.questions
+    return clean
 
 
 def release_expired(queue_id: int | None = None) -> int:
@@ -255,8 +269,6 @@ def submit_review(
 ) -> Review:
     if decision and decision not in DECISIONS:
         raise ServiceError("The decision must be accept or reject.")
-    if rating is not None and not 1 <= rating <= 10:
-        raise ServiceError("The rating must be between 1 and 10.")
     with transaction.atomic():
         # One query locks the assignment, its item and its sample.
         a = (
@@ -269,6 +281,9 @@ def submit_review(
         if a.status != AssignmentStatus.OPEN:
             raise ServiceError(f"This assignment is {a.status}; claim the next item.")
         item, sample = a.item, a.item.sample
+        answers = questions_module.check_answers(
+            a.item.queue.questions, rating=rating, labels=labels or [], answers=answers or {}
+        )
         edited = messages is not None and messages != sample.messages
         review = Review.objects.create(
             item=item,
@@ -279,7 +294,7 @@ def submit_review(
             labels=labels or [],
             ranking=ranking,
             comment=comment,
-            answers=answers or {},
+            answers=answers,
             edited=edited,
             time_spent_ms=max(0, min(time_spent_ms, 24 * 3600 * 1000)),
         )

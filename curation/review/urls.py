@@ -8,6 +8,7 @@ urlpatterns = [
     path("queues/<int:queue_id>/", views.queue_detail, name="queue"),
     path("queues/<int:queue_id>/review/", views.review, name="review"),
     path("queues/<int:queue_id>/undo/", views.undo, name="undo"),
+    path("queues/<int:queue_id>/questions/", views.add_question, name="add_question"),
     path("assignments/<int:assignment_id>/submit/", views.submit, name="submit"),
     path("assignments/<int:assignment_id>/skip/", views.skip, name="skip"),
     path("items/<int:item_id>/adjudicate/", views.adjudicate, name="adjudicate"),

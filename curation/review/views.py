@@ -16,7 +16,7 @@ from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
-from curation.review.forms import QueueForm
+from curation.review.forms import QuestionForm, QueueForm
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
 
 
@@ -73,8 +73,29 @@ def queue_detail(request: AuthedRequest, queue_id: int) -> HttpResponse:
         "disputed": disputed,
         "can_curate": membership.has_role(Role.CURATOR),
         "mine": Review.objects.filter(item__queue=queue, annotator=request.user).count(),
+        "question_form": QuestionForm(),
     }
     return render(request, "review/queue_detail.html", ctx)
+
+
+@login_required
+@require_POST
+def add_question(request: AuthedRequest, queue_id: int) -> HttpResponse:
+    queue = object_for(
+        request.user, ReviewQueue.objects.select_related("project"), queue_id, Role.CURATOR
+    )
+    form = QuestionForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"The question was not added ({errors}).")
+    else:
+        try:
+            q = services.add_question(request.user, queue, form.question())
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Added the question {q['title']!r}; it shows from now on.")
+    return redirect("review:queue", queue.pk)
 
 
 def _item_context(
@@ -95,10 +116,51 @@ def _item_context(
         "assignment": assignment,
         "sample": sample,
         "candidates": candidates,
+        "fields": _question_fields(queue),
         "s": queue_summary(queue),
         "mine": Review.objects.filter(item__queue=queue, annotator=request.user).count(),
         "messages_json": json.dumps(sample.messages) if sample else "[]",
     }
+
+
+def _question_fields(queue: ReviewQueue) -> list[dict[str, Any]]:
+    """How each of the queue's questions shows on the review page, and its form field name."""
+    fields = []
+    seen: set[str] = set()
+    for q in queue.questions:
+        qtype = q["type"]
+        primary = qtype not in seen
+        seen.add(qtype)
+        if qtype in {"decision", "ranking"}:
+            continue  # the accept/reject buttons and the ranking list are drawn on their own
+        if qtype == "text" and q["id"] == "comment":
+            name = "comment"
+        elif primary and qtype in {"rating", "labels"}:
+            name = qtype
+        else:
+            name = f"answer:{q['id']}"
+        fields.append(
+            {
+                "q": q,
+                "name": name,
+                "keys": qtype == "rating" and primary,
+                "points": list(range(1, q.get("scale", 5) + 1)) if qtype == "rating" else [],
+            }
+        )
+    return fields
+
+
+def _answers(queue: ReviewQueue, post: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for q in queue.questions:
+        key = f"answer:{q['id']}"
+        if q["type"] == "labels" and post.getlist(key):
+            answers[q["id"]] = post.getlist(key)
+        elif q["type"] == "rating" and post.get(key, "").isdigit():
+            answers[q["id"]] = int(post[key])
+        elif q["type"] == "text" and post.get(key):
+            answers[q["id"]] = post[key]
+    return answers
 
 
 def _render_item(
@@ -159,6 +221,8 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             decision=p.get("decision", ""),
             rating=int(p["rating"]) if p.get("rating", "").isdigit() else None,
             comment=p.get("comment", "")[:5000],
+            labels=p.getlist("labels"),
+            answers=_answers(queue, p),
             messages=edited,
             ranking=ranking,
             time_spent_ms=int(p["time_spent_ms"]) if p.get("time_spent_ms", "").isdigit() else 0,

@@ -158,7 +158,9 @@
       "?": () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); },
     }[key];
     if (act) { event.preventDefault(); act(); return; }
-    if (/^[1-5]$/.test(key)) { event.preventDefault(); rate(Number(key)); }
+    const scale = Number($(".rating")?.dataset.scale || 0);
+    const n = key === "0" ? 10 : Number(key);
+    if (/^[0-9]$/.test(key) && n >= 1 && n <= scale) { event.preventDefault(); rate(n); }
   });
 
   document.addEventListener("click", (event) => {
