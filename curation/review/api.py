@@ -239,3 +239,13 @@ def bulk_decide(request: AuthedRequest, project_id: int, payload: BulkIn) -> dic
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
     return {"matching": done, "applied": True}
+
+
+@router.get("/samples/{sample_id}/history", response=dict[str, Any])
+def sample_history(request: AuthedRequest, sample_id: int) -> dict[str, Any]:
+    """Every audited change to the sample (reviews, undo, adjudication, bulk, dedup) and its
+    edits as diffs, oldest first."""
+    from curation.review.history import sample_history as history
+    from generation.runs.models import Sample
+
+    return history(object_for(request.user, Sample.objects.all(), sample_id))

@@ -423,7 +423,7 @@ def adjudicate(actor: Any, item: QueueItem, decision: str, comment: str = "") ->
             locked,
             project=locked.queue.project_id,
             before=before,
-            after={"final_decision": decision, "comment": comment},
+            after={"sample": locked.sample_id, "final_decision": decision, "comment": comment},
         )
     return locked
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("queues/<int:queue_id>/questions/", views.add_question, name="add_question"),
     path("assignments/<int:assignment_id>/submit/", views.submit, name="submit"),
     path("assignments/<int:assignment_id>/skip/", views.skip, name="skip"),
+    path("samples/<int:sample_id>/history/", views.sample_history, name="history"),
     path("items/<int:item_id>/adjudicate/", views.adjudicate, name="adjudicate"),
 ]

@@ -279,3 +279,13 @@ def adjudicate(request: AuthedRequest, item_id: int) -> HttpResponse:
     else:
         messages.success(request, "Decision recorded.")
     return redirect("review:queue", item.queue_id)
+
+
+@login_required
+def sample_history(request: AuthedRequest, sample_id: int) -> HttpResponse:
+    from curation.review.history import sample_history as history
+    from generation.runs.models import Sample
+
+    sample = object_for(request.user, Sample.objects.select_related("project"), sample_id)
+    ctx = {"project": sample.project, "sample": sample, "h": history(sample)}
+    return render(request, "review/history.html", ctx)

@@ -1,0 +1,77 @@
+"""A sample's history: every audited change to it, oldest first, with edits as diffs.
+
+Events that concern a sample name it in `after.sample` (reviews, undo, adjudication) or are
+recorded against the sample itself (dedup, edits elsewhere); bulk decisions list their
+sample ids. An expression index on `after->>'sample'` (review migration 0003) keeps the
+lookup fast on a large audit log.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django.db.models import Q
+
+from curation.projects.models import AuditEvent
+from curation.review.models import SampleRevision
+from generation.runs.models import Sample
+
+LIMIT = 500
+
+
+def sample_history(sample: Sample) -> dict[str, Any]:
+    sid = str(sample.pk)
+    events = (
+        AuditEvent.objects.filter(project_id=sample.project_id)
+        .filter(
+            Q(object_type="runs.sample", object_id=sid)
+            | Q(after__sample=sample.pk)
+            | Q(verb="samples.bulk_decide", after__sample_ids__contains=[sample.pk])
+        )
+        .select_related("actor")
+        .order_by("created_at", "id")[:LIMIT]
+    )
+    revisions = SampleRevision.objects.filter(sample=sample).select_related("author")
+    return {
+        "sample": sample.pk,
+        "events": [
+            {
+                "at": e.created_at,
+                "actor": e.actor.username if e.actor else None,
+                "verb": e.verb,
+                "object": f"{e.object_type}:{e.object_id}",
+                "before": _trim(e.before),
+                "after": _trim(e.after),
+            }
+            for e in events
+        ],
+        "revisions": [
+            {
+                "number": r.number,
+                "at": r.created_at,
+                "author": r.author.username if r.author else None,
+                "diff": revision_diff(r.messages_before, r.messages_after),
+            }
+            for r in revisions
+        ],
+    }
+
+
+def _trim(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not data or "sample_ids" not in data:
+        return data
+    return {**data, "sample_ids": f"{len(data['sample_ids'])} samples"}
+
+
+def revision_diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]:
+    """A unified diff of the messages, one line per role-tagged line of content."""
+
+    def lines(messages: list[dict[str, Any]]) -> list[str]:
+        out = []
+        for m in messages:
+            for line in str(m.get("content") or "").splitlines() or [""]:
+                out.append(f"{m.get('role', '?')}: {line}")
+        return out
+
+    return list(difflib.unified_diff(lines(before), lines(after), "before", "after", lineterm=""))
