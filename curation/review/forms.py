@@ -1,41 +1,78 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from curation.review.models import QueueOrder
+from generation.runs.models import DupStatus, SampleKind, SampleStatus
 
 
-class QueueForm(forms.Form):
+def _ids(text: str) -> list[int]:
+    return [int(x) for x in text.replace(" ", "").split(",") if x.isdigit()]
+
+
+def _words(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+class SampleFilterForm(forms.Form):
+    """Which samples: used by new queues and by bulk decisions."""
+
+    statuses = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, choices=SampleStatus.choices
+    )
+    kinds = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, choices=SampleKind.choices
+    )
+    run_ids = forms.CharField(required=False, help_text="Run ids, comma-separated.")
+    recipe_ids = forms.CharField(required=False, help_text="Recipe ids, comma-separated.")
+    score_min = forms.FloatField(required=False, label="Judge score at least")
+    score_max = forms.FloatField(required=False, label="Judge score at most")
+    dup_statuses = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=DupStatus.choices,
+        label="Duplicate status",
+    )
+    tags = forms.CharField(required=False, help_text="Any of these tags, comma-separated.")
+
+    def filters(self) -> dict[str, object]:
+        d = self.cleaned_data
+        out: dict[str, object] = {}
+        for key in ("statuses", "kinds", "dup_statuses"):
+            if d.get(key):
+                out[key] = list(d[key])
+        if _ids(d.get("run_ids") or ""):
+            out["run_ids"] = _ids(d["run_ids"])
+        for key in ("recipe_ids", "tags"):
+            if _words(d.get(key) or ""):
+                out[key] = _words(d[key])
+        for key in ("score_min", "score_max"):
+            if d.get(key) is not None:
+                out[key] = d[key]
+        return out
+
+
+class QueueForm(SampleFilterForm):
     name = forms.CharField(max_length=200)
     overlap = forms.IntegerField(
         min_value=1, max_value=10, initial=1, help_text="Annotators per item."
     )
     order = forms.ChoiceField(choices=QueueOrder.choices)
-    statuses = forms.MultipleChoiceField(
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        choices=[
-            ("pending", "Pending"),
-            ("needs_review", "Needs review"),
-            ("accepted", "Accepted"),
-            ("rejected", "Rejected"),
-        ],
-        initial=["pending"],
-    )
-    run_ids = forms.CharField(required=False, help_text="Run ids, comma-separated.")
     guidelines = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="Markdown."
     )
+    field_order = ["name", "overlap", "order", "guidelines"]
 
-    def filters(self) -> dict[str, object]:
-        d = self.cleaned_data
-        out: dict[str, object] = {}
-        if d["statuses"]:
-            out["statuses"] = d["statuses"]
-        ids = [int(x) for x in d["run_ids"].replace(" ", "").split(",") if x.isdigit()]
-        if ids:
-            out["run_ids"] = ids
-        return out
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["statuses"].initial = ["pending"]
+
+
+class BulkForm(SampleFilterForm):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    expected_count = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class QuestionForm(forms.Form):

@@ -16,7 +16,7 @@ from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
-from curation.review.forms import QuestionForm, QueueForm
+from curation.review.forms import BulkForm, QuestionForm, QueueForm
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
 
 
@@ -289,3 +289,41 @@ def sample_history(request: AuthedRequest, sample_id: int) -> HttpResponse:
     sample = object_for(request.user, Sample.objects.select_related("project"), sample_id)
     ctx = {"project": sample.project, "sample": sample, "h": history(sample)}
     return render(request, "review/history.html", ctx)
+
+
+@login_required
+def bulk(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Accept or reject by filter: preview the count, then apply with that count confirmed."""
+    project = project_for(request.user, project_id, Role.CURATOR)
+    form = BulkForm(request.POST or None)
+    ctx: dict[str, Any] = {"project": project, "form": form}
+    if request.method == "POST" and form.is_valid():
+        filters = form.filters()
+        if request.POST.get("action") == "apply":
+            try:
+                n = services.bulk_decide(
+                    request.user,
+                    project,
+                    filters,
+                    form.cleaned_data["decision"],
+                    form.cleaned_data["expected_count"] or 0,
+                )
+            except ServiceError as exc:
+                messages.error(request, str(exc))
+            else:
+                verb = "Accepted" if form.cleaned_data["decision"] == "accept" else "Rejected"
+                messages.success(request, f"{verb} {n} samples. The audit log has the list.")
+                return redirect("review:bulk", project.pk)
+        samples = services.filtered_samples(project, filters)
+        ctx["count"] = samples.count()
+        ctx["examples"] = samples.order_by("id")[:5]
+        ctx["carry"] = [
+            (k, v)
+            for k in request.POST
+            if k not in {"csrfmiddlewaretoken", "action", "expected_count"}
+            for v in request.POST.getlist(k)
+        ]
+    template = "review/bulk.html"
+    if request.htmx:
+        template += "#preview"
+    return render(request, template, ctx)
