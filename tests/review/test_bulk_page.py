@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_curator_previews_the_count_then_confirms_it_and_only_those_change() -> None:
-    queue, (ann,), curator = make_queue(n_items=3, n_annotators=1, overlap=1)
+    queue, _, curator = make_queue(n_items=3, n_annotators=1, overlap=1)
     project = queue.project
     low = [SampleFactory(project=project, judge_score=1.0) for _ in range(2)]
     client = Client()

@@ -61,7 +61,7 @@ def test_the_history_page_shows_the_diff_of_an_edit_and_escapes_it() -> None:
 
 
 def test_another_projects_sample_history_is_not_found(api_client_for: Any) -> None:
-    queue, (ann,), _ = make_queue(n_items=1, n_annotators=1, overlap=1)
+    queue, _, _ = make_queue(n_items=1, n_annotators=1, overlap=1)
     sample = Sample.objects.get(project=queue.project)
     from tests.factories import UserFactory
 
