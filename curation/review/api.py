@@ -13,6 +13,7 @@ from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
+from curation.review.calibration import JUDGE_ACCEPTS_AT, judge_vs_human
 from curation.review.models import Assignment, ReviewQueue
 from curation.review.schemas import (
     AssignmentOut,
@@ -51,10 +52,6 @@ def queue_agreement(queue: ReviewQueue) -> dict[str, Any]:
         "cohens_kappa": kappa,
         "krippendorff_alpha": krippendorff_alpha(decisions) if decisions else None,
     }
-
-
-# The AI judge "accepts" a sample when its additive-rubric score is at least this (of 5).
-JUDGE_ACCEPTS_AT = 3.0
 
 
 def annotator_stats(queue: ReviewQueue) -> list[dict[str, Any]]:
@@ -140,6 +137,12 @@ def create_queue(request: HttpRequest, project_id: int, payload: QueueIn) -> Sta
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
     return Status(201, queue_summary(queue))
+
+
+@router.get("/queues/{queue_id}/judge-vs-human", response=list[dict[str, Any]])
+def get_judge_vs_human(request: HttpRequest, queue_id: int) -> list[dict[str, Any]]:
+    """Per rubric: how the AI judge's scores line up with the people's decisions."""
+    return judge_vs_human(object_for(request.user, ReviewQueue.objects.all(), queue_id))
 
 
 @router.get("/queues/{queue_id}", response=QueueOut)

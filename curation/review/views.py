@@ -16,6 +16,7 @@ from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
+from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
 
@@ -74,6 +75,7 @@ def queue_detail(request: AuthedRequest, queue_id: int) -> HttpResponse:
         "can_curate": membership.has_role(Role.CURATOR),
         "mine": Review.objects.filter(item__queue=queue, annotator=request.user).count(),
         "question_form": QuestionForm(),
+        "calibration": judge_vs_human(queue),
     }
     return render(request, "review/queue_detail.html", ctx)
 
