@@ -65,7 +65,11 @@ def test_a_disagreement_needs_review_and_a_curator_adjudicates_it() -> None:
     assert Sample.objects.get(pk=item.sample_id).status == "rejected"
     event = AuditEvent.objects.get(verb="review.adjudicate")
     assert event.before["sample_status"] == "needs_review"
-    assert event.after == {"final_decision": "reject", "comment": "Off topic."}
+    assert event.after == {
+        "sample": item.sample_id,
+        "final_decision": "reject",
+        "comment": "Off topic.",
+    }
 
 
 def test_bulk_decisions_need_the_confirmed_count_and_are_audited() -> None:
