@@ -88,7 +88,7 @@ def add_question(request: AuthedRequest, queue_id: int) -> HttpResponse:
     )
     form = QuestionForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        errors = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
         messages.error(request, f"The question was not added ({errors}).")
     else:
         try:
