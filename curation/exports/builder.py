@@ -69,7 +69,10 @@ def build(export: Export, progress: Progress) -> Built:
     validation, seed = float(export.split.get("validation", 0)), int(export.split.get("seed", 0))
     schema = None
     if export.parquet:
-        tools = _has_tool_use(base_queryset(project, f))
+        # Pairs and KTO rows mix samples in ways a query cannot cheaply foresee, so their
+        # messages always have the tool-call fields (null when unused), as datasets' JSON
+        # loader would give them anyway.
+        tools = fmt != "openai" or _has_tool_use(base_queryset(project, f))
         schema = files.parquet_schema(fmt, opts, tools)
     writers: dict[str, Any] = {
         s: files.ParquetWriter(work / f"{s}.{ext}", schema)

@@ -6,11 +6,13 @@ that claimed it with a conditional UPDATE; a re-delivered task finds nothing to 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max, Q
@@ -19,11 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation.exports import builder, streams
 from curation.exports.filters import check_ownership, parse_filters, pydantic_message
+from curation.exports.formats import ALL_FORMATS
+from curation.exports.importing import detect, read_records, to_draft, to_seed
 from curation.exports.models import Export, ExportFormat, ExportStatus
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
-from generation.runs.models import SampleStatus
+from curation.seeds.parsing import SeedImportError
+from curation.seeds.services import import_seed_set
+from generation.recipes.base import SampleDraft
+from generation.runs.models import Sample, SampleStatus
+from generation.runs.store import content_hash
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: another worker may take over
@@ -204,3 +212,105 @@ def diff_versions(old: Export, new: Export, limit: int = DIFF_LIMIT) -> dict[str
         "removed": removed,
         "truncated": counts["added"] > limit or counts["removed"] > limit,
     }
+
+
+MAX_IMPORT_ROWS = 200_000
+IMPORT_BATCH = 2000
+
+
+def import_dataset(
+    actor: Any,
+    project: Project,
+    *,
+    data: bytes,
+    fmt: str = "auto",
+    target: str = "samples",
+    name: str = "",
+    filename: str = "",
+) -> dict[str, Any]:
+    """A dataset in any export format, as samples to review (status pending, source
+    "import") or as a seed set. All or nothing: the first bad record stops it, by line."""
+    if target not in ("samples", "seed_set"):
+        raise ServiceError("Import as 'samples' or as a 'seed_set'.")
+    if fmt != "auto" and fmt not in ALL_FORMATS:
+        raise ServiceError(
+            f"Unknown format {fmt!r}; choose auto or one of {', '.join(ALL_FORMATS)}."
+        )
+    limit = settings.SEEDBED_MAX_UPLOAD_BYTES
+    if len(data) > limit:
+        raise ServiceError(f"The file is {len(data):,} bytes; the limit is {limit:,}.")
+    drafts: list[tuple[str, SampleDraft]] = []
+    try:
+        for where, record in read_records(data, MAX_IMPORT_ROWS):
+            if fmt == "auto":
+                fmt = detect(record)  # the first record decides; the others must match it
+            drafts.append((where, to_draft(fmt, record, where)))
+    except SeedImportError as exc:
+        raise ServiceError(str(exc)) from exc
+    if not drafts:
+        raise ServiceError("The file holds no records.")
+    if target == "seed_set":
+        body = "".join(json.dumps(to_seed(d), ensure_ascii=False) + "\n" for _, d in drafts)
+        seed_set = import_seed_set(
+            actor,
+            project,
+            name=name or filename or f"Imported {fmt} dataset",
+            data=body.encode(),
+            filename=filename,
+        )
+        return {
+            "target": "seed_set",
+            "format": fmt,
+            "seed_set_id": seed_set.pk,
+            "imported": len(drafts),
+            "duplicates": 0,
+        }
+    return _store_samples(actor, project, fmt, filename, drafts)
+
+
+@transaction.atomic
+def _store_samples(
+    actor: Any, project: Project, fmt: str, filename: str, drafts: list[tuple[str, SampleDraft]]
+) -> dict[str, Any]:
+    rows: dict[str, Sample] = {}
+    for where, d in drafts:
+        digest = content_hash(d)
+        if digest in rows:
+            continue  # the same record twice in one file: one sample
+        lineage = {"import": {"file": filename[:255], "format": fmt, "at": where}}
+        rows[digest] = Sample(
+            project=project,
+            kind=d.kind,
+            messages=d.messages,
+            chosen=d.chosen,
+            rejected=d.rejected,
+            label=d.label,
+            tools=d.tools,
+            extra=d.extra | lineage,
+            source="import",
+            step="import",
+            content_hash=digest,
+            status=SampleStatus.PENDING,
+        )
+    existing = set()
+    hashes = list(rows)
+    for start in range(0, len(hashes), IMPORT_BATCH):
+        existing |= set(
+            Sample.objects.filter(
+                project=project, content_hash__in=hashes[start : start + IMPORT_BATCH]
+            ).values_list("content_hash", flat=True)
+        )
+    new = [s for h, s in rows.items() if h not in existing]
+    Sample.objects.bulk_create(new, batch_size=IMPORT_BATCH)
+    result = {
+        "target": "samples",
+        "format": fmt,
+        "imported": len(new),
+        "duplicates": len(drafts) - len(new),
+        "first_id": new[0].pk if new else None,
+        "last_id": new[-1].pk if new else None,
+    }
+    audit.record(
+        actor, "dataset.import", project, project=project, after=result | {"file": filename[:255]}
+    )
+    return result
