@@ -13,6 +13,7 @@ from typing import Any
 
 from curation.exports.formats import FROM_SHAREGPT, Msgs
 from curation.seeds.parsing import SeedImportError
+from curation.seeds.parsing import _drop_nulls as drop_nulls  # Parquet nulls = absent keys
 from generation.recipes.base import SampleDraft
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -97,18 +98,9 @@ def _parquet_records(data: bytes, max_rows: int) -> Iterator[tuple[str, dict[str
         for batch in parquet.iter_batches(batch_size=4096):
             for row in batch.to_pylist():
                 n += 1
-                yield _object(_drop_nulls(row), f"row {n}", n, max_rows)
+                yield _object(drop_nulls(row), f"row {n}", n, max_rows)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise ImportProblem(f"the file is not a readable Parquet file ({exc})") from None
-
-
-def _drop_nulls(value: Any) -> Any:
-    # Parquet spells "absent" as null; JSON rows simply lack the key.
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
 
 
 def detect(record: dict[str, Any]) -> str:

@@ -20,7 +20,12 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation.exports import builder, streams
-from curation.exports.filters import check_ownership, parse_filters, pydantic_message
+from curation.exports.filters import (
+    ExportFilters,
+    check_ownership,
+    parse_filters,
+    pydantic_message,
+)
 from curation.exports.formats import ALL_FORMATS
 from curation.exports.importing import detect, read_records, to_draft, to_seed
 from curation.exports.models import Export, ExportFormat, ExportStatus
@@ -57,6 +62,18 @@ def _validated(model: type[BaseModel], raw: dict[str, Any] | None, what: str) ->
         raise ServiceError(f"Bad {what}: {pydantic_message(exc)}") from exc
 
 
+def _filters_for(project: Project, format: str, filters: dict[str, Any] | None) -> ExportFilters:
+    if format not in ExportFormat.values:
+        choices = ", ".join(ExportFormat.values)
+        raise ServiceError(f"Unknown format {format!r}; choose one of {choices}.")
+    raw = dict(filters or {})
+    if format == ExportFormat.KTO and "statuses" not in raw:
+        raw["statuses"] = [SampleStatus.ACCEPTED, SampleStatus.REJECTED]  # the label is the status
+    f = parse_filters(raw)
+    check_ownership(project, f)
+    return f
+
+
 def create_export(
     actor: Any,
     project: Project,
@@ -67,16 +84,10 @@ def create_export(
     split: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     name: str = "",
+    enqueue: bool = True,
 ) -> Export:
-    if format not in ExportFormat.values:
-        raise ServiceError(
-            f"Unknown format {format!r}; choose one of {', '.join(ExportFormat.values)}."
-        )
-    raw = dict(filters or {})
-    if format == ExportFormat.KTO and "statuses" not in raw:
-        raw["statuses"] = [SampleStatus.ACCEPTED, SampleStatus.REJECTED]  # the label is the status
-    f = parse_filters(raw)
-    check_ownership(project, f)
+    """A new queued version; the task builds it (or the caller, with enqueue=False)."""
+    f = _filters_for(project, format, filters)
     split_spec = _validated(Split, split, "split") if split else {}
     opts = _validated(Options, options, "options")
     expected = streams.estimate(project, f, format)
@@ -109,7 +120,8 @@ def create_export(
                 "filters": export.filters,
             },
         )
-        transaction.on_commit(lambda: _enqueue(export.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(export.pk))
     return export
 
 
@@ -314,3 +326,23 @@ def _store_samples(
         actor, "dataset.import", project, project=project, after=result | {"file": filename[:255]}
     )
     return result
+
+
+def preview(
+    project: Project,
+    *,
+    format: str,
+    filters: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    rows: int = 5,
+) -> dict[str, Any]:
+    """The live count and the first rows, for the export form. Reads only."""
+    f = _filters_for(project, format, filters)
+    opts = _validated(Options, options, "options")
+    first: list[dict[str, Any]] = []
+    for item in streams.stream(project, f, format, opts):
+        if not isinstance(item, str):
+            first.append(item.row)
+            if len(first) >= rows:
+                break
+    return {"count": streams.estimate(project, f, format), "rows": first}
