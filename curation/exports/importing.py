@@ -103,7 +103,7 @@ def _parquet_records(data: bytes, max_rows: int) -> Iterator[tuple[str, dict[str
         raise ImportProblem(f"the file is not a readable Parquet file ({exc})") from None
 
 
-def detect(record: dict[str, Any]) -> str:
+def detect(record: dict[str, Any], where: str) -> str:
     for key, fmt in SHAPES.items():
         if key in record:
             if fmt == "dpo" and isinstance(record.get("prompt"), list):
@@ -111,7 +111,7 @@ def detect(record: dict[str, Any]) -> str:
             return fmt
     keys = ", ".join(repr(k)[:40] for k in list(record)[:8])
     raise ImportProblem(
-        f"unrecognised record (keys: {keys}); expected messages, conversations, "
+        f"{where}: unrecognised record (keys: {keys}); expected messages, conversations, "
         "instruction/output, prompt/chosen/rejected, prompt/completion/label or text/label"
     )
 

@@ -255,7 +255,7 @@ def import_dataset(
     try:
         for where, record in read_records(data, MAX_IMPORT_ROWS):
             if fmt == "auto":
-                fmt = detect(record)  # the first record decides; the others must match it
+                fmt = detect(record, where)  # the first record decides; the others must match it
             drafts.append((where, to_draft(fmt, record, where)))
     except SeedImportError as exc:
         raise ServiceError(str(exc)) from exc

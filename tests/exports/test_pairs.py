@@ -28,6 +28,8 @@ def test_an_edit_made_in_review_appears_as_a_chosen_rejected_pair(
     assert rows["Spell cat."] == [
         {"prompt": "Spell cat.", "chosen": "c-a-t", "rejected": "k-a-t", "source": "human:edit"}
     ]
+    card = path_of(export, "README.md").read_text()
+    assert "## How pairs are made" in card and "An edit gives (edited = chosen" in card
     conversational = export_now(cast.curator, cast.project, format="dpo_conversational")
     edit = next(r for r in jsonl_rows(conversational) if r["source"] == "human:edit")
     assert edit["prompt"] == [{"role": "user", "content": "Spell cat."}]
