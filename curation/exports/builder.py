@@ -7,6 +7,8 @@ group to disk. The sample ids (8 bytes each in an array) are the only thing that
 from __future__ import annotations
 
 import json
+import logging
+import time
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from curation.exports.models import Export
 from curation.exports.pairs import __doc__ as PAIR_RULES
 from curation.review.models import ReviewQueue
 
+log = logging.getLogger(__name__)
 PROGRESS_EVERY = 5000
 LINEAGE_LIMIT = 200
 
@@ -43,6 +46,18 @@ class Built:
     manifest: dict[str, Any]
     files: list[dict[str, Any]]
     sha256: str
+    seconds: dict[str, float]  # wall time per phase, for the log and the bench
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def _has_tool_use(qs: Any) -> bool:
@@ -80,6 +95,7 @@ def build(export: Export, progress: Progress) -> Built:
         else files.JsonlWriter(work / f"{s}.{ext}")
         for s in splits
     }
+    clock = _Clock()
     ids = array("q")
     by_source: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
@@ -95,13 +111,16 @@ def build(export: Export, progress: Progress) -> Built:
         rows += 1
         if rows % PROGRESS_EVERY == 0 and not progress(rows):
             raise Abandoned(export.pk)
+    clock.lap("rows")
     entries = []
     for writer in writers.values():
         digest = writer.close()
         entries.append(_entry(work, writer.path.name, digest, writer.rows))
     samples = _write_ids(work / "sample_ids.txt", ids)
     entries.append(_entry(work, "sample_ids.txt", files.sha256_of(work / "sample_ids.txt")))
+    clock.lap("ids")
     manifest = _manifest(export, f, rows, samples, by_source, skipped, writers)
+    clock.lap("manifest")
     manifest["files"] = _listed(entries)
     (work / "README.md").write_text(card.render(manifest), encoding="utf-8")
     entries.append(_entry(work, "README.md", files.sha256_of(work / "README.md")))
@@ -109,14 +128,18 @@ def build(export: Export, progress: Progress) -> Built:
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
     entries.append(_entry(work, "manifest.json", files.sha256_of(work / "manifest.json")))
     top = f"{slugify(project.name) or 'dataset'}-v{export.version}"
+    clock.lap("card")
     zip_path, zip_sha = files.write_bundle(work, [e["name"] for e in entries], top)
+    clock.lap("bundle")
     entries.append(_entry(work, zip_path.name, zip_sha, kind="bundle"))
     stored = files.publish(
         work, [e["name"] for e in entries], files.storage_dir(project.pk, export.pk)
     )
     for e in entries:
         e["path"] = stored[e["name"]]
-    return Built(rows, samples, manifest, entries, zip_sha)
+    clock.lap("publish")
+    log.info("export %s: %s rows; seconds %s", export.pk, rows, clock.laps)
+    return Built(rows, samples, manifest, entries, zip_sha, clock.laps)
 
 
 def _entry(
@@ -152,16 +175,28 @@ def _write_ids(path: Path, ids: array[int]) -> int:
 
 
 def _lineage(qs: Any) -> dict[str, Any]:
-    def group(*fields: str) -> list[dict[str, Any]]:
-        rows = qs.values(*fields).annotate(samples=Count("id")).order_by("-samples", *fields)
-        return list(rows[:LINEAGE_LIMIT])
-
+    """Counts per origin, recipe, run, model and prompt version: one GROUP BY over the
+    selection (one scan, not five), folded here."""
+    keys = ("source", "recipe_id", "recipe_version", "run_id", "model", "prompt_version")
+    groups = {
+        "origins": ("source",),
+        "recipes": ("recipe_id", "recipe_version"),
+        "runs": ("run_id",),
+        "models": ("model",),
+        "prompt_versions": ("recipe_id", "prompt_version"),
+    }
+    totals: dict[str, Counter[tuple[Any, ...]]] = {g: Counter() for g in groups}
+    for row in qs.order_by().values(*keys).annotate(n=Count("id")).iterator(chunk_size=5000):
+        for group, fields in groups.items():
+            totals[group][tuple(row[f] for f in fields)] += row["n"]
     return {
-        "origins": group("source"),
-        "recipes": group("recipe_id", "recipe_version"),
-        "runs": group("run_id"),
-        "models": group("model"),
-        "prompt_versions": group("recipe_id", "prompt_version"),
+        group: [
+            dict(zip(groups[group], key, strict=True)) | {"samples": n}
+            for key, n in sorted(totals[group].items(), key=lambda kv: (-kv[1], str(kv[0])))[
+                :LINEAGE_LIMIT
+            ]
+        ]
+        for group in groups
     }
 
 

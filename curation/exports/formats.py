@@ -2,16 +2,17 @@
 
 Each SFT builder takes a `Src` and returns the row, or a short reason string when the
 sample cannot be written in that format (the manifest counts the reasons). Pair formats
-take a `Pair`. The JSON written is `json.dumps(row, ensure_ascii=False)`: UTF-8, keys in
-the order built here, so the same data always gives the same bytes.
+take a `Pair`. Rows are written by orjson: compact UTF-8 JSON, keys in the order built
+here, so the same data always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 Msgs = list[dict[str, Any]]
 Row = dict[str, Any]
@@ -51,8 +52,8 @@ class Pair:
     score_rejected: float | None = None
 
 
-def dumps(row: Row) -> str:
-    return json.dumps(row, ensure_ascii=False) + "\n"
+def dumps(row: Row) -> bytes:
+    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _ends_with_answer(messages: Msgs) -> bool:
@@ -178,7 +179,7 @@ def split_key(row: Row) -> bytes:
         prompt = row["text"]
     else:
         prompt = row["prompt"]
-    return json.dumps(prompt, ensure_ascii=False, sort_keys=True).encode()
+    return orjson.dumps(prompt, option=orjson.OPT_SORT_KEYS)
 
 
 def split_of(key: bytes, seed: int, validation: float) -> str:

@@ -7,11 +7,11 @@ the whole `extra` blob; we ask Postgres for the few keys a format reads). Each s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.expressions import RawSQL
@@ -49,7 +49,7 @@ Item = Out | str
 
 
 def _loads(text: str | None) -> Any:
-    return json.loads(text) if text is not None else None
+    return orjson.loads(text) if text is not None else None
 
 
 def _src_rows(qs: QuerySet[Sample], fmt: str, *more: Any) -> Iterator[tuple[Src, list[Any]]]:
@@ -75,14 +75,14 @@ def _src_rows(qs: QuerySet[Sample], fmt: str, *more: Any) -> Iterator[tuple[Src,
         src = Src(
             id=row[0],
             kind=row[1],
-            messages=json.loads(row[2]),
+            messages=orjson.loads(row[2]),
             tools=_loads(row[3]),
             chosen=_loads(row[4]),
             rejected=_loads(row[5]),
             label=row[6],
             status=row[7],
             origin=row[8],
-            extra=json.loads(row[9]) if extra is not None else {},
+            extra=orjson.loads(row[9]) if extra is not None else {},
         )
         yield src, list(row[9 + (extra is not None) :])
 
@@ -138,7 +138,7 @@ def pair_stream(
         pairs, reason = preference_pairs(src, _loads(rankings) or [])
         yield from (out(p) for p in pairs) if pairs else (reason,)
     for src, (original,) in _src_rows(_edited(qs), fmt, _original()):
-        pair, reason = edit_pair(src, json.loads(original))
+        pair, reason = edit_pair(src, orjson.loads(original))
         yield out(pair) if pair else reason
     for pair in accepted_vs_rejected(project, f):
         yield out(pair)
@@ -169,8 +169,8 @@ def accepted_vs_rejected(project: Project, f: ExportFilters) -> Iterator[formats
         while rows := cur.fetchmany(CHUNK):
             for good_id, bad_id, good, bad in rows:
                 good_split, bad_split = (
-                    split_answer(json.loads(good)),
-                    split_answer(json.loads(bad)),
+                    split_answer(orjson.loads(good)),
+                    split_answer(orjson.loads(bad)),
                 )
                 if good_split and bad_split and good_split[1] != bad_split[1]:
                     yield formats.Pair(
@@ -204,7 +204,7 @@ def kto_stream(project: Project, f: ExportFilters, opts: dict[str, Any]) -> Iter
             yield out(src.messages, good, True, pairs[0].source, (src.id,))
             yield out(src.messages, bad, False, pairs[0].source, (src.id,))
     for src, (original,) in _src_rows(_edited(qs), "kto", _original()):
-        pair, reason = edit_pair(src, json.loads(original))
+        pair, reason = edit_pair(src, orjson.loads(original))
         yield out(pair.prompt, pair.rejected, False, "human:edit", (src.id,)) if pair else reason
 
 
