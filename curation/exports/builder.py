@@ -119,19 +119,19 @@ def build(export: Export, progress: Progress) -> Built:
     samples = _write_ids(work / "sample_ids.txt", ids)
     entries.append(_entry(work, "sample_ids.txt", files.sha256_of(work / "sample_ids.txt")))
     clock.lap("ids")
-    manifest = _manifest(export, f, rows, samples, by_source, skipped, writers)
-    clock.lap("manifest")
-    manifest["files"] = _listed(entries)
-    (work / "README.md").write_text(card.render(manifest), encoding="utf-8")
-    entries.append(_entry(work, "README.md", files.sha256_of(work / "README.md")))
-    manifest["files"] = _listed(entries)
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
-    entries.append(_entry(work, "manifest.json", files.sha256_of(work / "manifest.json")))
-    top = f"{slugify(project.name) or 'dataset'}-v{export.version}"
-    clock.lap("card")
-    zip_path, zip_sha = files.write_bundle(work, [e["name"] for e in entries], top)
+    bundle = files.Bundle(work, f"{slugify(project.name) or 'dataset'}-v{export.version}")
+    bundle.add_later([e["name"] for e in entries])
+    try:
+        manifest = _manifest(export, f, rows, samples, by_source, skipped, writers)
+        clock.lap("manifest")
+        _write_card_and_manifest(work, manifest, entries)
+        clock.lap("card")
+    except BaseException:
+        bundle.discard()
+        raise
+    zip_sha = bundle.finish(["README.md", "manifest.json"])
     clock.lap("bundle")
-    entries.append(_entry(work, zip_path.name, zip_sha, kind="bundle"))
+    entries.append(_entry(work, bundle.path.name, zip_sha, kind="bundle"))
     stored = files.publish(
         work, [e["name"] for e in entries], files.storage_dir(project.pk, export.pk)
     )
@@ -140,6 +140,18 @@ def build(export: Export, progress: Progress) -> Built:
     clock.lap("publish")
     log.info("export %s: %s rows; seconds %s", export.pk, rows, clock.laps)
     return Built(rows, samples, manifest, entries, zip_sha, clock.laps)
+
+
+def _write_card_and_manifest(
+    work: Path, manifest: dict[str, Any], entries: list[dict[str, Any]]
+) -> None:
+    """The card lists the data files' checksums; the manifest lists the card's too."""
+    manifest["files"] = _listed(entries)
+    (work / "README.md").write_text(card.render(manifest), encoding="utf-8")
+    entries.append(_entry(work, "README.md", files.sha256_of(work / "README.md")))
+    manifest["files"] = _listed(entries)
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
+    entries.append(_entry(work, "manifest.json", files.sha256_of(work / "manifest.json")))
 
 
 def _entry(

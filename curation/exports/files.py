@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -139,7 +140,7 @@ def _column(rows: list[Row], name: str, type_: Any) -> Any:
     from flat arrays and offsets, several times faster than pyarrow's per-dict conversion."""
     import pyarrow as pa
 
-    values = [r.get(name) for r in rows]
+    values: list[Any] = [r.get(name) for r in rows]
     item = type_.value_type if pa.types.is_list(type_) else None
     flat = (
         item is not None
@@ -147,7 +148,7 @@ def _column(rows: list[Row], name: str, type_: Any) -> Any:
         and all(pa.types.is_string(item.field(i).type) for i in range(item.num_fields))
         and all(v is not None for v in values)
     )
-    if not flat:
+    if not flat or item is None:
         return pa.array(values, type=type_)
     offsets, n = [0], 0
     for v in values:
@@ -159,15 +160,44 @@ def _column(rows: list[Row], name: str, type_: Any) -> Any:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), structs, type=type_)
 
 
-def write_bundle(work: Path, names: list[str], top: str) -> tuple[Path, str]:
-    """The zip of every file, built in the worker (never in a request)."""
-    path = work / f"{top}.zip"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+class Bundle:
+    """The zip of every file, built in the worker (never in a request). Data files are
+    added on a thread while the caller queries for the manifest: zlib and the database
+    wait both release the GIL, so the two overlap."""
+
+    def __init__(self, work: Path, top: str) -> None:
+        self.work, self.top = work, top
+        self.path = work / f"{top}.zip"
+        self._zip = zipfile.ZipFile(
+            self.path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list[Future[None]] = []
+
+    def add_later(self, names: list[str]) -> None:
+        self._pending.append(self._pool.submit(self._add, names))
+
+    def _add(self, names: list[str]) -> None:
         for name in names:
             # Parquet is compressed already (zstd): deflating it again costs time for nothing.
-            stored = zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
-            zf.write(work / name, f"{top}/{name}", compress_type=stored)
-    return path, sha256_of(path)
+            kind = zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
+            self._zip.write(self.work / name, f"{self.top}/{name}", compress_type=kind)
+
+    def discard(self) -> None:
+        """After a failure elsewhere: stop the thread and close the half-made zip."""
+        self._pool.shutdown(cancel_futures=True)
+        self._zip.close()
+
+    def finish(self, names: list[str]) -> str:
+        """Add the last files, close, and return the zip's sha256."""
+        try:
+            for future in self._pending:
+                future.result()
+            self._add(names)
+        finally:
+            self._pool.shutdown()
+            self._zip.close()
+        return sha256_of(self.path)
 
 
 def storage_dir(project_id: int, export_id: int) -> str:

@@ -41,8 +41,8 @@ def read_records(data: bytes, max_rows: int) -> Iterator[tuple[str, dict[str, An
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ImportProblem(f"line {line}: the file is not UTF-8 text") from None
+        at = data.count(b"\n", 0, exc.start) + 1
+        raise ImportProblem(f"line {at}: the file is not UTF-8 text") from None
     if not text.strip():
         raise ImportProblem("the file is empty")
     if text.lstrip().startswith("["):
@@ -252,6 +252,8 @@ def to_seed(draft: SampleDraft) -> dict[str, Any]:
         meta["rejected"] = draft.rejected
     if draft.label:
         meta["label"] = draft.label
+    if messages[0]["role"] == "system" and "instruction" in draft.extra:
+        meta["system"] = messages[0]["content"]  # Alpaca's system prompt, kept with the seed
     if "instruction" in draft.extra and messages[-1]["role"] == "assistant":
         record = {"instruction": draft.extra["instruction"], "input": draft.extra["input"]}
         return record | {"output": messages[-1]["content"], "meta": meta}

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -93,7 +94,7 @@ def export_detail(request: AuthedRequest, export_id: int) -> HttpResponse:
 
 
 @login_required
-def download(request: AuthedRequest, export_id: int, name: str = "") -> HttpResponse:
+def download(request: AuthedRequest, export_id: int, name: str = "") -> HttpResponseBase:
     export = object_for(request.user, Export.objects.all(), export_id)
     try:
         return file_response(export, name or None)
