@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,48 @@ def test_a_seeded_split_is_stable_and_keeps_each_prompt_on_one_side(cast: Cast) 
 
 def valid_bytes(export: Export) -> bytes:
     return path_of(export, "validation.jsonl").read_bytes()
+
+
+def test_running_the_build_twice_does_nothing_the_second_time(cast: Cast) -> None:
+    from curation.exports.services import build_export
+
+    SampleFactory(project=cast.project, status="accepted")
+    export = export_now(cast.curator, cast.project, format="openai")
+    before = (export.sha256, export.finished_at)
+    assert build_export(export.pk) is None  # a redelivered task
+    export.refresh_from_db()
+    assert (export.sha256, export.finished_at) == before
+
+
+def test_a_build_whose_worker_died_is_taken_over_and_a_live_one_is_not(cast: Cast) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from curation.exports.services import build_export, create_export
+
+    SampleFactory(project=cast.project, status="accepted")
+    export = create_export(cast.curator, cast.project, format="openai", enqueue=False)
+    Export.objects.filter(pk=export.pk).update(status="building", heartbeat_at=timezone.now())
+    assert build_export(export.pk) is None  # someone is on it
+    stale = timezone.now() - timedelta(minutes=10)
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=stale)
+    built = build_export(export.pk)
+    assert built is not None and built.status == "complete" and built.rows_written == 1
+
+
+def test_a_failed_build_says_why_on_the_version(cast: Cast, monkeypatch: Any) -> None:
+    from curation.exports import builder
+    from curation.exports.services import build_export, create_export
+
+    SampleFactory(project=cast.project, status="accepted")
+    export = create_export(cast.curator, cast.project, format="openai", enqueue=False)
+
+    def broken(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(builder, "_write_ids", broken)
+    with pytest.raises(OSError):
+        build_export(export.pk)
+    export.refresh_from_db()
+    assert export.status == "failed" and export.error == "disk full"
