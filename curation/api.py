@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from curation.auth import API_AUTH
+from curation.exports.api import router as exports_router
 from curation.health import health
 from curation.projects.api import router as projects_router
 from curation.review.api import router as review_router
@@ -42,3 +43,4 @@ api.add_router("", projects_router)
 api.add_router("", seeds_router)
 api.add_router("", runs_router)
 api.add_router("", review_router)
+api.add_router("", exports_router)

@@ -105,3 +105,20 @@ class SampleFactory(factory.django.DjangoModelFactory):
         ]
     )
     content_hash = factory.LazyAttribute(lambda o: sample_hash(o.messages))
+
+
+def chat(user: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+
+
+class PreferenceSampleFactory(SampleFactory):
+    """An AI-judged pair, as Self-Rewarding stores it."""
+
+    kind = SampleKind.PREFERENCE
+    messages = factory.Sequence(lambda n: [{"role": "user", "content": f"Prompt {n}?"}])
+    chosen = factory.Sequence(lambda n: [{"role": "assistant", "content": f"Good answer {n}."}])
+    rejected = factory.Sequence(lambda n: [{"role": "assistant", "content": f"Bad answer {n}."}])
+    extra = factory.LazyFunction(
+        lambda: {"source": "ai_judge:self_rewarding", "chosen_score": 4.5, "rejected_score": 1.0}
+    )
+    content_hash = factory.LazyAttribute(lambda o: sample_hash(o.messages + o.chosen + o.rejected))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -36,6 +38,7 @@ class Export(models.Model):
     parquet = models.BooleanField(default=False)
     filters = models.JSONField(default=dict, blank=True)
     split = models.JSONField(default=dict, blank=True)  # {"validation": 0.1, "seed": 42}
+    options = models.JSONField(default=dict, blank=True)  # {"include_scores": true, ...}
     status = models.CharField(
         max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )
@@ -44,11 +47,15 @@ class Export(models.Model):
     manifest = models.JSONField(default=dict, blank=True)
     files = models.JSONField(default=list, blank=True)  # [{"name", "path", "bytes", "sha256"}]
     sha256 = models.CharField(max_length=64, blank=True)  # of the zip bundle
+    sample_count = models.PositiveBigIntegerField(default=0)  # distinct samples behind the rows
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Bumped with every chunk; a build whose heartbeat went stale may be taken over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -60,3 +67,16 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id} v{self.version}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (ExportStatus.COMPLETE, ExportStatus.FAILED)
+
+    @property
+    def progress(self) -> float:
+        if self.status == ExportStatus.COMPLETE:
+            return 1.0
+        return min(1.0, self.rows_written / self.rows_total) if self.rows_total else 0.0
+
+    def file_named(self, name: str) -> dict[str, Any] | None:
+        return next((f for f in self.files if f["name"] == name), None)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from curation.exports.models import Export
 from curation.projects.models import Role
 from curation.review.models import ReviewQueue
 from tests.cast import Cast
@@ -38,7 +39,9 @@ def objects(cast: Cast) -> dict[str, Any]:
     endpoint = EndpointFactory(project=cast.project, is_default=True)
     run = RunFactory(project=cast.project, endpoint=endpoint, seed_set=seed_set)
     queue = ReviewQueue.objects.create(project=cast.project, name="Queue")
+    export = Export.objects.create(project=cast.project, version=1, format="openai")
     return {
+        "v": export.pk,
         "p": cast.project.pk,
         "s": seed_set.pk,
         "d": doomed.pk,
@@ -67,6 +70,14 @@ Body = Callable[[dict[str, Any]], dict[str, Any]] | None
 
 def upload_body(o: dict[str, Any]) -> dict[str, Any]:
     return {"name": "Uploaded", "file": io.BytesIO(SEED_JSONL)}
+
+
+def dataset_body(o: dict[str, Any]) -> dict[str, Any]:
+    return {"file": io.BytesIO(b'{"text": "a", "label": "b"}\n'), "format": "auto"}
+
+
+def export_body(o: dict[str, Any]) -> dict[str, Any]:
+    return {"format": "openai", "filters": {"statuses": ["pending"]}}
 
 
 PAGES: list[tuple[str, str, str, str, Body]] = [
@@ -116,6 +127,19 @@ PAGES: list[tuple[str, str, str, str, Body]] = [
         Role.CURATOR,
         lambda o: {"name": "respond", "text": "Please answer: {{prompt}}"},
     ),
+    ("exports page", "get", "/projects/{p}/exports/", Role.VIEWER, None),
+    ("export preview", "get", "/projects/{p}/exports/?format=openai", Role.VIEWER, None),
+    (
+        "export build",
+        "post",
+        "/projects/{p}/exports/",
+        Role.CURATOR,
+        lambda o: {"format": "openai", "statuses": ["pending"]},
+    ),
+    ("dataset import", "post", "/projects/{p}/exports/import/", Role.CURATOR, dataset_body),
+    ("export page", "get", "/exports/{v}/", Role.VIEWER, None),
+    ("export download", "get", "/exports/{v}/download/", Role.VIEWER, None),
+    ("export file", "get", "/exports/{v}/files/train.jsonl", Role.VIEWER, None),
 ]
 
 API: list[tuple[str, str, str, str, Body]] = [
@@ -187,6 +211,19 @@ API: list[tuple[str, str, str, str, Body]] = [
         Role.CURATOR,
         lambda o: {"filters": {"statuses": ["pending"]}},
     ),
+    ("create export", "post", "/api/v1/projects/{p}/exports", Role.CURATOR, export_body),
+    ("list exports", "get", "/api/v1/projects/{p}/exports", Role.VIEWER, None),
+    (
+        "preview export",
+        "post",
+        "/api/v1/projects/{p}/exports/preview",
+        Role.VIEWER,
+        lambda o: {"format": "openai"},
+    ),
+    ("get export", "get", "/api/v1/exports/{v}", Role.VIEWER, None),
+    ("download export", "get", "/api/v1/exports/{v}/download", Role.VIEWER, None),
+    ("diff exports", "get", "/api/v1/exports/{v}/diff?against={v}", Role.VIEWER, None),
+    ("import dataset", "post", "/api/v1/projects/{p}/imports", Role.CURATOR, dataset_body),
 ]
 
 RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}

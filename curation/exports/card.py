@@ -1,0 +1,107 @@
+"""The data card (README.md) of a version, written from its manifest.
+
+Names in it (project, recipes, models, queues) are user or model text: they are escaped
+so that a Markdown viewer shows them as text, never as HTML or links.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+FORMAT_HELP = {
+    "openai": 'OpenAI chat: `{"messages": [...]}`, plus `tools` on tool-calling samples. '
+    "Loads in TRL's SFTTrainer as a conversational dataset.",
+    "sharegpt": 'ShareGPT: `{"conversations": [{"from": "human"|"gpt"|"system", "value": ...}]}`.',
+    "alpaca": "Alpaca: `instruction`, `input`, `output` (and `system` when the sample had one).",
+    "dpo": "DPO, TRL's standard form: `prompt`, `chosen`, `rejected` as plain text.",
+    "dpo_conversational": "DPO, TRL's conversational form: `prompt`, `chosen`, `rejected` as "
+    "lists of chat messages.",
+    "kto": "KTO, conversational: `prompt` and `completion` as messages, `label` true or false.",
+    "classification": "Classification: `text`, `label`.",
+}
+
+
+def esc(value: Any) -> str:
+    text = " ".join(str(value).split())  # one line: no headings or lists smuggled in
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    if not rows:
+        return ["(none)", ""]
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(esc(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return [*out, ""]
+
+
+def render(m: dict[str, Any]) -> str:
+    counts = m["counts"]
+    lines = [
+        f"# {esc(m['dataset'])}, version {m['version']}",
+        "",
+        f"Exported by Seedbed on {esc(m['built_at'])}. "
+        f"{m['rows']} rows from {m['samples']} samples.",
+        "",
+        "## Format",
+        "",
+        FORMAT_HELP[m["format"]],
+        f"Files are {m['file_type'].upper()}; `manifest.json` lists each with its sha256.",
+        "",
+        "## Splits",
+        "",
+    ]
+    if m["split"]:
+        lines += [
+            f"Seeded split (seed {esc(m['split'].get('seed', 0))}, validation fraction "
+            f"{esc(m['split'].get('validation', 0))}). A row's side is decided by a hash of its "
+            "prompt and the seed, so it is stable across versions and every answer to one prompt "
+            "is on the same side.",
+            "",
+        ]
+    lines += _table(
+        [{"split": k, "rows": v} for k, v in counts["by_split"].items()], ["split", "rows"]
+    )
+    lines += ["## Sources", ""]
+    lines += _table(
+        [{"source": k, "rows": v} for k, v in counts["by_source"].items()], ["source", "rows"]
+    )
+    if counts["skipped"]:
+        lines += ["Samples left out because the format cannot hold them:", ""]
+        lines += _table(
+            [{"reason": k, "samples": v} for k, v in counts["skipped"].items()],
+            ["reason", "samples"],
+        )
+    if m.get("pair_rules"):
+        lines += ["## How pairs are made", "", m["pair_rules"], ""]
+    lines += ["## Filters", "", "```json", _json(m["filters"]), "```", ""]
+    lineage = m["lineage"]
+    lines += ["## Lineage", "", "Recipes:", ""]
+    lines += _table(lineage["recipes"], ["recipe_id", "recipe_version", "samples"])
+    lines += ["Models:", "", *_table(lineage["models"], ["model", "samples"])]
+    lines += ["Prompt versions:", ""]
+    lines += _table(lineage["prompt_versions"], ["recipe_id", "prompt_version", "samples"])
+    lines += ["Runs:", "", *_table(lineage["runs"], ["run_id", "samples"])]
+    lines += ["## Files", "", *_table(m.get("files", []), ["name", "rows", "bytes", "sha256"])]
+    lines += ["## Annotator agreement", ""]
+    lines += _table(
+        m["agreement"],
+        [
+            "queue",
+            "annotators",
+            "items_with_two_or_more",
+            "percent_agreement",
+            "krippendorff_alpha",
+        ],
+    )
+    return "\n".join(lines)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    # Inside a code fence nothing is rendered; only a fence could end it early.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("```", "`\u200b``")

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from curation.exports.formats import ALL_FORMATS
+from curation.exports.models import ExportFormat
+
+STATUSES = [
+    ("accepted", "Accepted"),
+    ("rejected", "Rejected"),
+    ("needs_review", "Needs review"),
+    ("pending", "Pending"),
+]
+
+
+def _ids(text: str) -> list[int]:
+    return [int(x) for x in text.replace(" ", "").split(",") if x.isdigit()]
+
+
+def _words(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.OPENAI)
+    parquet = forms.BooleanField(required=False, label="Parquet instead of JSONL")
+    name = forms.CharField(max_length=200, required=False)
+    statuses = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=STATUSES,
+        initial=["accepted"],
+        help_text="KTO uses accepted and rejected when none is ticked.",
+    )
+    adjudicated_only = forms.BooleanField(required=False, label="Adjudicated by a curator only")
+    canonical_only = forms.BooleanField(required=False, label="Canonical only (drop duplicates)")
+    queue_ids = forms.CharField(required=False, help_text="Queue ids, comma-separated.")
+    run_ids = forms.CharField(required=False, help_text="Run ids, comma-separated.")
+    recipe_ids = forms.CharField(required=False, help_text="Recipe ids, comma-separated.")
+    tags = forms.CharField(required=False, help_text="Any of these tags, comma-separated.")
+    score_min = forms.FloatField(required=False, label="Judge score at least")
+    score_max = forms.FloatField(required=False, label="Judge score at most")
+    validation = forms.FloatField(
+        required=False, min_value=0, max_value=0.99, label="Validation fraction"
+    )
+    seed = forms.IntegerField(required=False, initial=0, label="Split seed")
+    include_scores = forms.BooleanField(required=False, label="DPO: include judge scores")
+    include_source = forms.BooleanField(
+        required=False, initial=True, label="DPO/KTO: include each row's source"
+    )
+
+    def filters(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        out: dict[str, Any] = {}
+        if d["statuses"] or d["format"] != ExportFormat.KTO:
+            out["statuses"] = d["statuses"]
+        for key in ("adjudicated_only", "canonical_only"):
+            if d[key]:
+                out[key] = True
+        for key in ("queue_ids", "run_ids"):
+            if ids := _ids(d[key]):
+                out[key] = ids
+        for key in ("recipe_ids", "tags"):
+            if words := _words(d[key]):
+                out[key] = words
+        for key in ("score_min", "score_max"):
+            if d[key] is not None:
+                out[key] = d[key]
+        return out
+
+    def split(self) -> dict[str, Any] | None:
+        d = self.cleaned_data
+        return {"validation": d["validation"], "seed": d["seed"] or 0} if d["validation"] else None
+
+    def options(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {"include_scores": d["include_scores"], "include_source": d["include_source"]}
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField()
+    format = forms.ChoiceField(
+        choices=[("auto", "Detect from the first record"), *((f, f) for f in ALL_FORMATS)]
+    )
+    target = forms.ChoiceField(
+        choices=[("samples", "Samples to review (pending)"), ("seed_set", "A seed set")]
+    )
+    name = forms.CharField(max_length=200, required=False, help_text="Seed set name.")

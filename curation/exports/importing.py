@@ -1,0 +1,263 @@
+"""Reading datasets in the export formats (untrusted bytes) into sample drafts.
+
+The inverse of formats.py: importing a file we exported and exporting it again gives the
+same bytes. Every problem names its line (JSONL), item (JSON array) or row (Parquet).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from curation.exports.formats import FROM_SHAREGPT, Msgs
+from curation.seeds.parsing import SeedImportError
+from curation.seeds.parsing import _drop_nulls as drop_nulls  # Parquet nulls = absent keys
+from generation.recipes.base import SampleDraft
+
+ROLES = ("system", "user", "assistant", "tool")
+SHAPES = {
+    "messages": "openai",
+    "conversations": "sharegpt",
+    "instruction": "alpaca",
+    "completion": "kto",
+    "chosen": "dpo",
+    "text": "classification",
+}
+
+
+class ImportProblem(SeedImportError):
+    """A record that cannot be imported; the message starts with where it is."""
+
+
+def read_records(data: bytes, max_rows: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) for each record of a JSONL, JSON-array or Parquet file."""
+    if data.startswith(b"PAR1"):
+        yield from _parquet_records(data, max_rows)
+        return
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = data.count(b"\n", 0, exc.start) + 1
+        raise ImportProblem(f"line {at}: the file is not UTF-8 text") from None
+    if not text.strip():
+        raise ImportProblem("the file is empty")
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text, parse_constant=_no_constant)
+        except ValueError as exc:
+            raise ImportProblem(f"the file is not a valid JSON array ({exc})") from None
+        if not isinstance(items, list):
+            raise ImportProblem("expected a JSON array of objects")
+        for n, item in enumerate(items, 1):
+            yield _object(item, f"item {n}", n, max_rows)
+        return
+    n = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        n += 1
+        where = f"line {number}"
+        try:
+            value = json.loads(line, parse_constant=_no_constant)
+        except ValueError as exc:
+            raise ImportProblem(f"{where}: invalid JSON ({exc})") from None
+        except RecursionError:
+            raise ImportProblem(f"{where}: invalid JSON (nested too deeply)") from None
+        yield _object(value, where, n, max_rows)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _object(value: Any, where: str, n: int, max_rows: int) -> tuple[str, dict[str, Any]]:
+    if n > max_rows:
+        raise ImportProblem(f"the file has more than {max_rows:,} records; that is the limit")
+    if not isinstance(value, dict):
+        raise ImportProblem(f"{where}: expected a JSON object")
+    if "\\u0000" in json.dumps(value):
+        raise ImportProblem(f"{where}: contains a NUL character, which cannot be stored")
+    return where, value
+
+
+def _parquet_records(data: bytes, max_rows: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        if parquet.metadata.num_rows > max_rows:
+            raise ImportProblem(
+                f"the file has {parquet.metadata.num_rows:,} rows; the limit is {max_rows:,}"
+            )
+        n = 0
+        for batch in parquet.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                n += 1
+                yield _object(drop_nulls(row), f"row {n}", n, max_rows)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise ImportProblem(f"the file is not a readable Parquet file ({exc})") from None
+
+
+def detect(record: dict[str, Any], where: str) -> str:
+    for key, fmt in SHAPES.items():
+        if key in record:
+            if fmt == "dpo" and isinstance(record.get("prompt"), list):
+                return "dpo_conversational"
+            return fmt
+    keys = ", ".join(repr(k)[:40] for k in list(record)[:8])
+    raise ImportProblem(
+        f"{where}: unrecognised record (keys: {keys}); expected messages, conversations, "
+        "instruction/output, prompt/chosen/rejected, prompt/completion/label or text/label"
+    )
+
+
+def _str(record: dict[str, Any], key: str, where: str, *, empty: bool = False) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise ImportProblem(f"{where}: field {key!r} must be a non-empty string")
+    return value
+
+
+def _messages(value: Any, where: str, key: str) -> Msgs:
+    if isinstance(value, str):
+        raise ImportProblem(f"{where}: field {key!r} must be a list of messages, not text")
+    if not isinstance(value, list) or not value:
+        raise ImportProblem(f"{where}: field {key!r} must be a non-empty list of messages")
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise ImportProblem(f"{where}: {key}[{i}].role must be one of {', '.join(ROLES)}")
+        content = m.get("content")
+        if not isinstance(content, str) and not (content is None and m.get("tool_calls")):
+            raise ImportProblem(f"{where}: {key}[{i}].content must be a string")
+    return value
+
+
+def _kind(messages: Msgs, tools: Any) -> str:
+    if tools or any(m.get("tool_calls") for m in messages):
+        return "tool_trajectory"
+    return "conversation" if sum(m["role"] == "assistant" for m in messages) > 1 else "sft"
+
+
+def _score(record: dict[str, Any], key: str, where: str) -> float | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ImportProblem(f"{where}: field {key!r} must be a number")
+    return float(value)
+
+
+def to_draft(fmt: str, r: dict[str, Any], where: str) -> SampleDraft:
+    """One record as a sample draft (kind, messages, pair, label, and the extra the exporter
+    reads back: Alpaca's split, a DPO pair's source and scores, a KTO label)."""
+    extra: dict[str, Any] = {}
+    tools, chosen, rejected, label = None, None, None, ""
+    if fmt == "openai":
+        messages = _messages(r.get("messages"), where, "messages")
+        tools = r.get("tools")
+        if isinstance(tools, str):  # Parquet keeps tools as JSON text
+            try:
+                tools = json.loads(tools)
+            except ValueError:
+                raise ImportProblem(f"{where}: field 'tools' is not valid JSON") from None
+        if tools is not None and not (
+            isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+        ):
+            raise ImportProblem(f"{where}: field 'tools' must be a list of objects")
+        kind = _kind(messages, tools)
+    elif fmt == "sharegpt":
+        turns = r.get("conversations")
+        if not isinstance(turns, list) or not turns:
+            raise ImportProblem(f"{where}: field 'conversations' must be a non-empty list")
+        messages = []
+        for i, t in enumerate(turns):
+            if not isinstance(t, dict) or t.get("from") not in FROM_SHAREGPT:
+                raise ImportProblem(
+                    f"{where}: conversations[{i}].from must be one of human, gpt, system"
+                )
+            messages.append(
+                {
+                    "role": FROM_SHAREGPT[t["from"]],
+                    "content": _str(t, "value", f"{where}: conversations[{i}]", empty=True),
+                }
+            )
+        kind = _kind(messages, None)
+    elif fmt == "alpaca":
+        instruction, given = _str(r, "instruction", where), r.get("input") or ""
+        if not isinstance(given, str):
+            raise ImportProblem(f"{where}: field 'input' must be a string")
+        user = f"{instruction}\n\n{given}" if given else instruction
+        messages = [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": _str(r, "output", where, empty=True)},
+        ]
+        if "system" in r:
+            messages.insert(0, {"role": "system", "content": _str(r, "system", where, empty=True)})
+        extra = {"instruction": instruction, "input": given}
+        kind = "sft"
+    elif fmt in ("dpo", "dpo_conversational"):
+        if fmt == "dpo":
+            messages = [{"role": "user", "content": _str(r, "prompt", where)}]
+            chosen = [{"role": "assistant", "content": _str(r, "chosen", where, empty=True)}]
+            rejected = [{"role": "assistant", "content": _str(r, "rejected", where, empty=True)}]
+        else:
+            messages = _messages(r.get("prompt"), where, "prompt")
+            chosen = _messages(r.get("chosen"), where, "chosen")
+            rejected = _messages(r.get("rejected"), where, "rejected")
+        extra = {
+            k: v
+            for k, v in (
+                ("source", r.get("source")),
+                ("chosen_score", _score(r, "score_chosen", where)),
+                ("rejected_score", _score(r, "score_rejected", where)),
+            )
+            if v is not None
+        }
+        kind = "preference"
+    elif fmt == "kto":
+        prompt, completion = r.get("prompt"), r.get("completion")
+        if isinstance(prompt, str):
+            prompt = [{"role": "user", "content": prompt}]
+        if isinstance(completion, str):
+            completion = [{"role": "assistant", "content": completion}]
+        messages = _messages(prompt, where, "prompt") + _messages(completion, where, "completion")
+        if not isinstance(r.get("label"), bool):
+            raise ImportProblem(f"{where}: field 'label' must be true or false")
+        extra = {"kto_label": r["label"]} | ({"source": r["source"]} if "source" in r else {})
+        kind = _kind(messages, None)
+    else:
+        messages = [{"role": "user", "content": _str(r, "text", where)}]
+        label = _str(r, "label", where)
+        if len(label) > 200:
+            raise ImportProblem(f"{where}: field 'label' is longer than 200 characters")
+        kind = "classification"
+    return SampleDraft(
+        work_key="", kind=kind, messages=messages, step="import", prompt_version="", model="",
+        chosen=chosen, rejected=rejected, label=label, tools=tools, extra=extra,
+    )  # fmt: skip
+
+
+def to_seed(draft: SampleDraft) -> dict[str, Any]:
+    """A record in a shape the seed parser takes: the conversation, pairs and labels in meta."""
+    messages = draft.messages + (draft.chosen or [])
+    meta: dict[str, Any] = {
+        k: v for k, v in draft.extra.items() if k not in ("instruction", "input")
+    }
+    if draft.rejected:
+        meta["rejected"] = draft.rejected
+    if draft.label:
+        meta["label"] = draft.label
+    if messages[0]["role"] == "system" and "instruction" in draft.extra:
+        meta["system"] = messages[0]["content"]  # Alpaca's system prompt, kept with the seed
+    if "instruction" in draft.extra and messages[-1]["role"] == "assistant":
+        record = {"instruction": draft.extra["instruction"], "input": draft.extra["input"]}
+        return record | {"output": messages[-1]["content"], "meta": meta}
+    record = {"messages": messages, "meta": meta}
+    if draft.tools:
+        record["tools"] = draft.tools
+    return record

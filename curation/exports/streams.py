@@ -1,0 +1,240 @@
+"""Where rows come from: server-side cursors over the samples, in id order, in chunks.
+
+JSON columns are read as text and parsed here (Django's JSONField converter would parse
+the whole `extra` blob; we ask Postgres for the few keys a format reads). Each stream yields
+`Out` (a row with the sample ids behind it and its source) or a skip reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
+
+from curation.exports import formats
+from curation.exports.filters import ExportFilters, base_queryset
+from curation.exports.formats import Row, Src
+from curation.exports.pairs import edit_pair, preference_pairs, split_answer
+from curation.projects.models import Project
+from curation.review.models import QueueItem, Review, SampleRevision
+from generation.runs.models import Sample, SampleKind, SampleStatus
+
+CHUNK = 5000
+CONVERSATION_KINDS = (SampleKind.SFT, SampleKind.CONVERSATION, SampleKind.TOOL_TRAJECTORY)
+S = Sample._meta.db_table
+# The raw SQL below is built from table names in _meta and fixed key names only; every
+# value from a request is a bound parameter (hence the S608/S611 exemptions).
+EXTRA_KEYS = {
+    "alpaca": ("instruction", "input"),
+    "dpo": ("source", "chosen_score", "rejected_score", "p_chosen", "candidates"),
+    "kto": ("source", "kto_label", "candidates"),
+}
+EXTRA_KEYS["dpo_conversational"] = EXTRA_KEYS["dpo"]
+
+
+@dataclass(slots=True)
+class Out:
+    row: Row
+    sample_ids: tuple[int, ...]
+    source: str
+
+
+Item = Out | str
+
+
+def _loads(text: str | None) -> Any:
+    return orjson.loads(text) if text is not None else None
+
+
+def _src_rows(qs: QuerySet[Sample], fmt: str, *more: Any) -> Iterator[tuple[Src, list[Any]]]:
+    """Src per sample plus any extra annotated columns, streamed in id order."""
+    keys = EXTRA_KEYS.get(fmt, ())
+    pairs = ", ".join(f"'{k}', {S}.extra -> '{k}'" for k in keys)
+    sql = f"jsonb_strip_nulls(jsonb_build_object({pairs}))::text"
+    extra = RawSQL(sql, []) if keys else None  # noqa: S611
+    annotations: dict[str, Any] = {
+        "m": Cast("messages", TextField()),
+        "t": Cast("tools", TextField()),
+        "c": Cast("chosen", TextField()),
+        "r": Cast("rejected", TextField()),
+    }
+    if extra is not None:
+        annotations["x"] = extra
+    for i, expr in enumerate(more):
+        annotations[f"more{i}"] = expr
+    fields = ["id", "kind", "m", "t", "c", "r", "label", "status", "source"]
+    fields += list(annotations)[4:]
+    rows = qs.annotate(**annotations).order_by("id").values_list(*fields)
+    for row in rows.iterator(chunk_size=CHUNK):
+        src = Src(
+            id=row[0],
+            kind=row[1],
+            messages=orjson.loads(row[2]),
+            tools=_loads(row[3]),
+            chosen=_loads(row[4]),
+            rejected=_loads(row[5]),
+            label=row[6],
+            status=row[7],
+            origin=row[8],
+            extra=orjson.loads(row[9]) if extra is not None else {},
+        )
+        yield src, list(row[9 + (extra is not None) :])
+
+
+def _rankings() -> RawSQL:
+    r, qi = Review._meta.db_table, QueueItem._meta.db_table
+    return RawSQL(  # noqa: S611
+        f"(SELECT jsonb_agg(r.ranking ORDER BY r.id)::text FROM {r} r "  # noqa: S608
+        f"JOIN {qi} qi ON qi.id = r.item_id WHERE qi.sample_id = {S}.id "
+        "AND jsonb_typeof(r.ranking) = 'array')",
+        [],
+    )
+
+
+def _original() -> RawSQL:
+    rv = SampleRevision._meta.db_table
+    return RawSQL(  # noqa: S611
+        f"(SELECT rv.messages_before::text FROM {rv} rv WHERE rv.sample_id = {S}.id "  # noqa: S608
+        "ORDER BY rv.number LIMIT 1)",
+        [],
+    )
+
+
+def _edited(qs: QuerySet[Sample]) -> QuerySet[Sample]:
+    return qs.filter(
+        Exists(SampleRevision.objects.filter(sample=OuterRef("pk"))),
+        kind__in=CONVERSATION_KINDS,
+    )
+
+
+def sft_stream(project: Project, f: ExportFilters, fmt: str) -> Iterator[Item]:
+    qs = base_queryset(project, f)
+    if fmt == "classification":
+        qs = qs.exclude(label="")
+    build = formats.SFT_ROW[fmt]
+    for src, _ in _src_rows(qs, fmt):
+        row = build(src)
+        yield row if isinstance(row, str) else Out(row, (src.id,), src.origin)
+
+
+def pair_stream(
+    project: Project, f: ExportFilters, fmt: str, opts: dict[str, Any]
+) -> Iterator[Item]:
+    conversational = fmt == "dpo_conversational"
+    scores, source = bool(opts.get("include_scores")), bool(opts.get("include_source", True))
+
+    def out(pair: formats.Pair) -> Item:
+        row = formats.dpo_row(pair, conversational=conversational, scores=scores, source=source)
+        return row if isinstance(row, str) else Out(row, pair.sample_ids, pair.source)
+
+    qs = base_queryset(project, f)
+    for src, (rankings,) in _src_rows(qs.filter(kind=SampleKind.PREFERENCE), fmt, _rankings()):
+        pairs, reason = preference_pairs(src, _loads(rankings) or [])
+        yield from (out(p) for p in pairs) if pairs else (reason,)
+    for src, (original,) in _src_rows(_edited(qs), fmt, _original()):
+        pair, reason = edit_pair(src, orjson.loads(original))
+        yield out(pair) if pair else reason
+    for pair in accepted_vs_rejected(project, f):
+        yield out(pair)
+
+
+def accepted_vs_rejected(project: Project, f: ExportFilters) -> Iterator[formats.Pair]:
+    """Each accepted answer against each rejected answer to the same prompt."""
+    if f.statuses and SampleStatus.ACCEPTED not in f.statuses:
+        return
+    candidates = base_queryset(project, f, statuses=False).values("id")
+    inner, params = candidates.query.sql_with_params()
+    sql = f"""
+        WITH c AS (
+            SELECT s.id, s.status, s.messages, md5((s.messages - -1)::text) AS prompt
+            FROM {S} s
+            WHERE s.id IN ({inner}) AND s.kind = ANY(%s) AND s.status = ANY(%s)
+              AND s.messages -> -1 ->> 'role' = 'assistant'
+        )
+        SELECT a.id, r.id, a.messages::text, r.messages::text
+        FROM c a JOIN c r ON r.prompt = a.prompt AND r.status = %s
+        WHERE a.status = %s
+        ORDER BY a.id, r.id
+    """  # noqa: S608
+    kinds = [str(k) for k in CONVERSATION_KINDS]
+    statuses = [SampleStatus.ACCEPTED.value, SampleStatus.REJECTED.value]
+    with connection.chunked_cursor() as cur:
+        cur.execute(sql, [*params, kinds, statuses, "rejected", "accepted"])
+        while rows := cur.fetchmany(CHUNK):
+            for good_id, bad_id, good, bad in rows:
+                good_split, bad_split = (
+                    split_answer(orjson.loads(good)),
+                    split_answer(orjson.loads(bad)),
+                )
+                if good_split and bad_split and good_split[1] != bad_split[1]:
+                    yield formats.Pair(
+                        good_split[0],
+                        good_split[1],
+                        bad_split[1],
+                        "human:accept_vs_reject",
+                        (good_id, bad_id),
+                    )
+
+
+def kto_stream(project: Project, f: ExportFilters, opts: dict[str, Any]) -> Iterator[Item]:
+    source = bool(opts.get("include_source", True))
+
+    def out(prompt: Any, completion: Any, label: bool, src: str, ids: tuple[int, ...]) -> Out:
+        return Out(formats.kto_row(prompt, completion, label, src, source=source), ids, src)
+
+    qs = base_queryset(project, f)
+    for src, _ in _src_rows(qs.filter(kind__in=CONVERSATION_KINDS), "kto"):
+        parts = split_answer(src.messages)
+        label = _kto_label(src)
+        if parts is None or label is None:
+            yield "no_assistant_turn" if parts is None else "no_human_label"
+            continue
+        yield out(*parts, label, src.extra.get("source", "human:review"), (src.id,))
+    for src, (rankings,) in _src_rows(qs.filter(kind=SampleKind.PREFERENCE), "kto", _rankings()):
+        pairs, reason = preference_pairs(src, _loads(rankings) or [])
+        if not pairs:
+            yield reason
+        for good, bad in _kto_sides(pairs):
+            yield out(src.messages, good, True, pairs[0].source, (src.id,))
+            yield out(src.messages, bad, False, pairs[0].source, (src.id,))
+    for src, (original,) in _src_rows(_edited(qs), "kto", _original()):
+        pair, reason = edit_pair(src, orjson.loads(original))
+        yield out(pair.prompt, pair.rejected, False, "human:edit", (src.id,)) if pair else reason
+
+
+def _kto_label(src: Src) -> bool | None:
+    if src.status in (SampleStatus.ACCEPTED, SampleStatus.REJECTED):
+        return src.status == SampleStatus.ACCEPTED
+    label = src.extra.get("kto_label")  # an imported dataset's own label
+    return label if isinstance(label, bool) else None
+
+
+def _kto_sides(pairs: list[formats.Pair]) -> list[tuple[Any, Any]]:
+    """Best against worst of a sample's pairs: unpaired rows need each answer once."""
+    wins = [p.chosen for p in pairs]
+    losses = [p.rejected for p in pairs]
+    best = next((w for w in wins if w not in losses), None)
+    worst = next((b for b in losses if b not in wins), None)
+    return [(best, worst)] if best is not None and worst is not None else []
+
+
+def stream(project: Project, f: ExportFilters, fmt: str, opts: dict[str, Any]) -> Iterator[Item]:
+    if fmt in formats.PAIR_FORMATS:
+        return pair_stream(project, f, fmt, opts)
+    if fmt == "kto":
+        return kto_stream(project, f, opts)
+    return sft_stream(project, f, fmt)
+
+
+def estimate(project: Project, f: ExportFilters, fmt: str) -> int:
+    """Rows to expect, for the progress bar and the form's live count (exact for SFT)."""
+    qs = base_queryset(project, f)
+    if fmt == "classification":
+        qs = qs.exclude(label="")
+    return qs.count()
