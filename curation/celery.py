@@ -17,4 +17,9 @@ app.conf.beat_schedule = {
         "task": "generation.runs.tasks.sweep_stale_runs",
         "schedule": float(os.environ.get("SEEDBED_SWEEP_SECONDS", "15")),
     },
+    # New, imported and edited samples are embedded and checked for near-duplicates.
+    "embed-and-detect": {
+        "task": "generation.dedup.tasks.sweep_unembedded",
+        "schedule": float(os.environ.get("SEEDBED_DEDUP_SWEEP_SECONDS", "20")),
+    },
 }
