@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("curation.seeds.urls")),
     path("", include("generation.runs.urls")),
     path("", include("curation.review.urls")),
+    path("", include("generation.dedup.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

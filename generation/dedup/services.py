@@ -194,6 +194,13 @@ def keep_canonical(actor: Any, cluster: DupCluster) -> DupCluster:
     rejected = []
     for m in _sample_members(cluster):
         if m.key == canonical:
+            s = m.sample
+            assert s is not None
+            if s.dup_status != DupStatus.UNIQUE or s.duplicate_of_id or s.duplicate_of_seed_id:
+                _remember(m)  # e.g. a new canonical that was a duplicate of the old one
+                Sample.objects.filter(pk=s.pk).update(
+                    dup_status=DupStatus.UNIQUE, duplicate_of_id=None, duplicate_of_seed_id=None
+                )
             continue
         _remember(m)
         s = m.sample
