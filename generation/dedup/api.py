@@ -128,21 +128,25 @@ ACTIONS = {
 }
 
 
-@router.post("/duplicate-clusters/{cluster_id}/{action}", response=ClusterOut)
-def act(
-    request: HttpRequest, cluster_id: int, action: str, body: CanonicalIn | None = None
-) -> dict[str, Any]:
-    """keep-canonical, not-duplicate, reopen (undo), or canonical (body: {"member": "x12"})."""
+@router.post("/duplicate-clusters/{cluster_id}/canonical", response=ClusterOut)
+def set_canonical(request: HttpRequest, cluster_id: int, body: CanonicalIn) -> dict[str, Any]:
+    """Make another member canonical: {"member": "x<sample id>"} or "s<seed id>"."""
     cluster = _cluster(request, cluster_id, Role.CURATOR)
     try:
-        if action == "canonical":
-            if body is None:
-                raise ServiceError('Send {"member": "x<sample id>"} or "s<seed id>".')
-            cluster = services.change_canonical(request.user, cluster, body.member)
-        elif action in ACTIONS:
-            cluster = ACTIONS[action](request.user, cluster)
-        else:
-            raise HttpError(404, f"Unknown action {action!r}.")
+        cluster = services.change_canonical(request.user, cluster, body.member)
+    except ServiceError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return _out(cluster)
+
+
+@router.post("/duplicate-clusters/{cluster_id}/{action}", response=ClusterOut)
+def act(request: HttpRequest, cluster_id: int, action: str) -> dict[str, Any]:
+    """keep-canonical (others rejected as duplicates), not-duplicate, or reopen (undo)."""
+    cluster = _cluster(request, cluster_id, Role.CURATOR)
+    if action not in ACTIONS:
+        raise HttpError(404, f"Unknown action {action!r}; use {', '.join(ACTIONS)}.")
+    try:
+        cluster = ACTIONS[action](request.user, cluster)
     except ServiceError as exc:
         raise HttpError(409, str(exc)) from exc
     return _out(cluster)
