@@ -104,7 +104,8 @@ def unit_rows(vectors: Any, dim: int, model: str) -> Vectors:
         )
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (array / norms).astype(np.float32)
+    unit: Vectors = (array / norms).astype(np.float32)
+    return unit
 
 
 class LocalMiniLM:

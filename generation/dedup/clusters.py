@@ -94,8 +94,8 @@ def rebuild_clusters(project: Project) -> dict[str, int]:
             uf.union(u, v)
         groups = uf.groups()
         sample_ids = {int(k[1:]) for g in groups for k in g if k[0] == "x"}
-        info = {
-            row["id"]: row
+        info: dict[int, dict[str, Any]] = {
+            row["id"]: dict(row)
             for row in Sample.objects.filter(pk__in=sample_ids).values(
                 "id", "judge_score", "text_hash"
             )
@@ -160,7 +160,7 @@ def _create_cluster(
     return cluster
 
 
-Target = tuple[str, int | None, int | None]  # dup_status, duplicate_of, duplicate_of_seed
+Target = tuple[str, Any, Any]  # dup_status, duplicate_of, duplicate_of_seed
 
 
 def _apply_statuses(
@@ -174,7 +174,7 @@ def _apply_statuses(
                 continue
             pk = int(key[1:])
             exact = canon_hash is not None and info[pk]["text_hash"] == canon_hash
-            status = DupStatus.EXACT_DUPLICATE if exact else DupStatus.NEAR_DUPLICATE
+            status: str = DupStatus.EXACT_DUPLICATE if exact else DupStatus.NEAR_DUPLICATE
             targets[pk] = (
                 status,
                 int(canonical[1:]) if canonical[0] == "x" else None,
@@ -187,16 +187,16 @@ def _apply_statuses(
         ).values_list("sample_id", flat=True)
     )
     updates: dict[Target, list[int]] = defaultdict(list)
-    for pk, status, dup_of, dup_seed in Sample.objects.filter(
+    for pk, current, dup_of, dup_seed in Sample.objects.filter(
         project=project, embedding__isnull=False
     ).values_list("id", "dup_status", "duplicate_of_id", "duplicate_of_seed_id"):
         if pk in frozen:
             continue
         target = targets.get(pk, (DupStatus.UNIQUE, None, None))
-        if (status, dup_of, dup_seed) != target:
+        if (current, dup_of, dup_seed) != target:
             updates[target].append(pk)
-    for (status, dup_of, dup_seed), ids in updates.items():
+    for (wanted_status, dup_of_id, dup_seed_id), ids in updates.items():
         Sample.objects.filter(pk__in=ids).update(
-            dup_status=status, duplicate_of_id=dup_of, duplicate_of_seed_id=dup_seed
+            dup_status=wanted_status, duplicate_of_id=dup_of_id, duplicate_of_seed_id=dup_seed_id
         )
     return sum(len(ids) for ids in updates.values())

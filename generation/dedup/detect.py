@@ -43,7 +43,7 @@ def exported_sample_ids(project_id: int) -> set[int]:
 
 def set_search(cursor: Any, ef_search: int | None = None) -> None:
     """Per-query HNSW settings; SET LOCAL lasts until the surrounding transaction ends."""
-    ef = int(ef_search or getattr(settings, "SEEDBED_DEDUP_EF_SEARCH", 100))
+    ef = int(ef_search or settings.SEEDBED_DEDUP_EF_SEARCH)
     cursor.execute(f"SET LOCAL hnsw.ef_search = {ef}")
     # Filtered queries (one project of many) keep scanning until they have k rows.
     cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -88,7 +88,7 @@ def _sample_sql(scopes: set[str]) -> str | None:
 
 def _seed_sql() -> str:
     samples, seeds = Sample._meta.db_table, Seed._meta.db_table
-    seed_sets = Seed._meta.get_field("seed_set").related_model._meta.db_table  # type: ignore[union-attr]
+    seed_sets = Seed._meta.get_field("seed_set").related_model._meta.db_table
     return f"""
         SELECT q.id, n.id, 1 - (q.embedding <=> n.embedding) AS sim
         FROM {samples} q
@@ -108,12 +108,12 @@ def find_edges(
     project: Project, ids: list[int], scopes: Iterable[str], threshold: float, k: int | None = None
 ) -> list[Edge]:
     scopes = set(scopes)
-    k = int(k or getattr(settings, "SEEDBED_DEDUP_NEIGHBOURS", 10))
+    k = int(k or settings.SEEDBED_DEDUP_NEIGHBOURS)
     exported = sorted(exported_sample_ids(project.pk)) if Scope.EXPORTS in scopes else []
     found: dict[tuple[int, int | None, int | None], Edge] = {}
     sample_sql = _sample_sql(scopes)
     for start in range(0, len(ids), QUERY_BATCH):
-        params = {
+        params: dict[str, Any] = {
             "project": project.pk,
             "ids": ids[start : start + QUERY_BATCH],
             "k": k,
@@ -148,7 +148,7 @@ def _exact_edges(
     others = Sample.objects.filter(project=project, text_hash__in={h for _, h in mine}).values_list(
         "id", "run_id", "text_hash"
     )
-    by_hash: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    by_hash: dict[str, list[tuple[int, Any]]] = defaultdict(list)
     for pk, run_id, digest in others:
         by_hash[digest].append((pk, run_id))
     runs = dict(Sample.objects.filter(pk__in=ids).values_list("id", "run_id"))

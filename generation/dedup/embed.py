@@ -73,7 +73,7 @@ def stale_samples(project_id: int, model: str, ids: list[int] | None = None) -> 
 
 def _sample_work(
     project_id: int, model: str, ids: list[int] | None
-) -> Iterator[tuple[dict[str, Any], str, str]]:
+) -> Iterator[tuple[Any, str, str]]:
     qs = Sample.objects.filter(project_id=project_id)
     if ids is not None:
         qs = qs.filter(pk__in=ids)

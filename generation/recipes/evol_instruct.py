@@ -190,11 +190,11 @@ class EvolInstruct(Recipe):
             return Skip(key, "filtered", reason, detail=_detail(carry))
         extra: dict[str, Any] = {**carry, "instruction": instruction}
         if self.dedup is not None:
-            verdict = await self.dedup.admit(key, instruction)
-            if verdict.duplicate and p.dedup_e == "drop":
+            near = await self.dedup.admit(key, instruction)
+            if near.duplicate and p.dedup_e == "drop":
                 return Skip(key, "filtered", "near_duplicate", detail=_detail(carry))
-            if verdict.duplicate:
-                extra["dedup_e"] = {"nearest": verdict.nearest, "cosine": verdict.similarity}
+            if near.duplicate:
+                extra["dedup_e"] = {"nearest": near.nearest, "cosine": near.similarity}
         parent_id = int(ref[1:]) if ref.startswith("p") else None
         return [
             SampleDraft(
