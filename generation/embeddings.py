@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from generation.llm import EndpointConfig, LLMClient
+from generation.llm import CallRecord, EndpointConfig, LLMClient
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 LOCAL_MODEL_DIM = 384
@@ -162,13 +162,15 @@ class EndpointEmbedder:
         self.config = config
         self.name = model
         self.dim = dim
+        # One CallRecord per request; the caller stores them (as LLMCall rows) and clears.
+        self.records: list[CallRecord] = []
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
 
         async def go() -> list[list[float]]:
-            async with LLMClient(self.config) as client:
+            async with LLMClient(self.config, recorder=self.records.append) as client:
                 return await client.embed(list(texts), model=self.name)
 
         return unit_rows(asyncio.run(go()), self.dim, self.name)

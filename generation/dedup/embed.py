@@ -18,7 +18,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from curation.projects.models import ModelEndpoint, Project
 from curation.seeds.models import Seed
 from generation.embeddings import Embedder, EndpointEmbedder, local, sample_text, text_hash
-from generation.runs.models import Sample
+from generation.runs.models import LLMCall, Sample
 
 CHUNK = 256
 Progress = Callable[[int], None]
@@ -50,6 +50,32 @@ def embedder_for(project: Project | int) -> Embedder:
     return EndpointEmbedder(
         endpoint_config(endpoint), endpoint.embedding_model, settings.SEEDBED_EMBEDDING_DIM
     )
+
+
+def _store_calls(project_id: int, embedder: Embedder) -> None:
+    """Endpoint embedding calls become LLMCall rows, like every other call to a model."""
+    records = getattr(embedder, "records", None)
+    if not records:
+        return
+    LLMCall.objects.bulk_create(
+        [
+            LLMCall(
+                project_id=project_id,
+                endpoint_id=r.endpoint_id,
+                model=r.model,
+                purpose=r.purpose,
+                tokens_in=r.tokens_in,
+                tokens_out=r.tokens_out,
+                cost=r.cost,
+                latency_ms=r.latency_ms,
+                attempts=r.attempts,
+                status=LLMCall.Status.OK if r.ok else LLMCall.Status.ERROR,
+                error=r.error[:2000],
+            )
+            for r in records
+        ]
+    )
+    records.clear()
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -119,7 +145,10 @@ def embed_samples(
         CHUNK,
     ):
         todo = [b for b in batch if b["text"]]
-        vectors = embedder.encode([b["text"] for b in todo]) if todo else None
+        try:
+            vectors = embedder.encode([b["text"] for b in todo]) if todo else None
+        finally:
+            _store_calls(project_id, embedder)
         updates: list[Sample] = []
         for i, b in enumerate(todo):
             assert vectors is not None
@@ -167,7 +196,10 @@ def embed_seeds(project_id: int, embedder: Embedder | None = None) -> int:
     )
     total = 0
     for batch in _chunks(({"id": i, "text": t, "hash": h} for i, t, h in work), CHUNK):
-        vectors = embedder.encode([b["text"] for b in batch])
+        try:
+            vectors = embedder.encode([b["text"] for b in batch])
+        finally:
+            _store_calls(project_id, embedder)
         Seed.objects.bulk_update(
             [
                 Seed(

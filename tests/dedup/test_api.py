@@ -135,3 +135,23 @@ def test_the_endpoint_backend_embeds_through_llm_embed(
     assert scan(cast.project.pk)["embedded"] == 1
     sample.refresh_from_db()
     assert sample.embedding_model == "fake-embed" and len(sample.embedding) == 384
+    from generation.runs.models import LLMCall
+
+    call = LLMCall.objects.get(project=cast.project)
+    assert call.purpose == "embed" and call.model == "fake-embed" and call.status == "ok"
+
+
+def test_an_endpoint_model_of_another_dimension_is_refused_and_nothing_is_stored(
+    cast: Cast, fake_llm: Any, settings: Any
+) -> None:
+    from generation.dedup.services import scan
+    from tests.factories import EndpointFactory
+
+    settings.SEEDBED_EMBEDDING_BACKEND = "endpoint"
+    fake_llm.embedding_dim = 768
+    EndpointFactory(project=cast.project, base_url=fake_llm.base_url, embedding_model="big")
+    sample = sft(cast.project, POEM)
+    with pytest.raises(EmbeddingDimensionError, match="set_embedding_dim 768"):
+        scan(cast.project.pk)
+    sample.refresh_from_db()
+    assert sample.embedding is None and sample.embedding_model == ""
