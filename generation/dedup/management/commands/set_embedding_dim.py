@@ -42,6 +42,8 @@ class Command(BaseCommand):
         with transaction.atomic(), connection.cursor() as cur:
             DupEdge.objects.all().delete()
             DupCluster.objects.open().delete()
+            # ALTER TABLE refuses to run while deferred FK checks are pending in this transaction.
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
             for model, index in INDEXES:
                 table = connection.ops.quote_name(model._meta.db_table)
                 cur.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index)}")
