@@ -162,6 +162,16 @@ TASKS = (
     ),
 )
 
+SETTINGS = (
+    "in medieval times", "for beginners", "in the Arctic", "on Mars", "in ancient Rome",
+    "for small businesses", "in tropical countries", "during wartime", "in the year 2100",
+    "for retirees", "in big cities", "on small islands", "in Victorian England",
+    "for professional athletes", "under water", "in the desert", "in Japan", "in Brazil",
+    "for people with allergies", "on a tight budget", "in outer space", "in kindergarten",
+    "in rural villages", "at night", "in winter", "for musicians", "in hospitals",
+    "for farmers", "in the Stone Age", "in virtual reality",
+)
+
 # Answers name five aspects of the subject; a paraphrase swaps in synonyms for some and
 # reorders them. Words come in (word, synonym) pairs.
 ASPECTS = (
@@ -249,8 +259,8 @@ def corpus(n: int, pairs: int, seed: int = 7) -> tuple[list[Text], list[tuple[in
     """`n` texts, of which `pairs` pairs (index, index) are planted paraphrases.
 
     Every other text has its own pair of subjects, so the only near-duplicates are the
-    planted ones (up to about 4,500 texts; beyond that the bench's larger sets repeat
-    subject pairs with other tasks and aspects).
+    planted ones. After 4,000 texts the pairs run low, and each subject gets a setting
+    ("in medieval times", ...) so that larger sets (the bench's) stay varied.
     """
     rng = random.Random(seed)
     originals = n - pairs
@@ -260,7 +270,9 @@ def corpus(n: int, pairs: int, seed: int = 7) -> tuple[list[Text], list[tuple[in
     while len(texts) < originals:
         a, b = rng.sample(SUBJECTS, 2)
         task = rng.randrange(len(TASKS))
-        if frozenset((a, b)) in used and len(used) < 4500:
+        if len(used) >= 4000:
+            a, b = f"{a} {rng.choice(SETTINGS)}", f"{b} {rng.choice(SETTINGS)}"
+        if frozenset((a, b)) in used:
             continue
         used.add(frozenset((a, b)))
         pick = [0, rng.randrange(2), *rng.sample(range(len(ASPECTS)), 5)]
