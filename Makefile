@@ -21,7 +21,10 @@ REQS = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.t
 
 $(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(REQS) > $(VENV)/requirements.txt
+	$(BIN)/pip install -q -c $(CONSTRAINTS) torch==2.13.0
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -r $(VENV)/requirements.txt
+	@if $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-'; then \
+	  echo "A CUDA torch build came in (nvidia-* packages); only the CPU torch==2.13.0 is allowed." >&2; exit 1; fi
 	@touch $@
 
 $(TEST_STAMP): $(STAMP)

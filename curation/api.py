@@ -14,6 +14,7 @@ from curation.health import health
 from curation.projects.api import router as projects_router
 from curation.review.api import router as review_router
 from curation.seeds.api import router as seeds_router
+from generation.dedup.api import router as dedup_router
 from generation.runs.api import router as runs_router
 
 api = NinjaAPI(
@@ -44,3 +45,4 @@ api.add_router("", seeds_router)
 api.add_router("", runs_router)
 api.add_router("", review_router)
 api.add_router("", exports_router)
+api.add_router("", dedup_router)

@@ -22,4 +22,9 @@ app.conf.beat_schedule = {
         "task": "curation.review.tasks.release_expired_leases",
         "schedule": 60.0,
     },
+    # New, imported and edited samples are embedded and checked for near-duplicates.
+    "embed-and-detect": {
+        "task": "generation.dedup.tasks.sweep_unembedded",
+        "schedule": float(os.environ.get("SEEDBED_DEDUP_SWEEP_SECONDS", "20")),
+    },
 }

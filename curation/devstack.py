@@ -357,6 +357,8 @@ def up() -> int:
             marker="generation.localmodel",
         )
     manage(env, "load_demo")
+    # The worker embeds the demo project (MiniLM, local) and checks it for near-duplicates.
+    manage(env, "embed", "--project", "demo", "--enqueue")
     start_process(
         "worker",
         [

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "curation.projects",
     "curation.seeds",
     "generation.runs",
+    "generation.dedup",
     "curation.review",
     "curation.exports",
 ]
@@ -195,6 +196,16 @@ SEEDBED_LLM_BASE_URL = os.environ.get(
 SEEDBED_LLM_API_KEY = os.environ.get("SEEDBED_LLM_API_KEY", "")
 SEEDBED_LLM_MODEL = os.environ.get("SEEDBED_LLM_MODEL", "")
 SEEDBED_EMBEDDING_DIM = env_int("SEEDBED_EMBEDDING_DIM", 384)
+# Near-duplicates (generation/dedup): "local" = all-MiniLM-L6-v2 in-process (384-d),
+# "endpoint" = the project's default endpoint's embedding_model through llm.embed().
+SEEDBED_EMBEDDING_BACKEND = os.environ.get("SEEDBED_EMBEDDING_BACKEND", "local")
+SEEDBED_DEDUP_EF_SEARCH = env_int("SEEDBED_DEDUP_EF_SEARCH", 100)
+SEEDBED_DEDUP_NEIGHBOURS = env_int("SEEDBED_DEDUP_NEIGHBOURS", 10)
+# A callable path, (project_id) -> iterable of sample ids already exported; the exports app
+# provides it. Empty: the "exports" scope has nothing to compare against.
+SEEDBED_EXPORTED_SAMPLES = os.environ.get(
+    "SEEDBED_EXPORTED_SAMPLES", "curation.exports.services.exported_sample_ids"
+)
 # Key for encrypting endpoint API keys at rest; derived from SECRET_KEY when unset.
 SEEDBED_FERNET_KEY = os.environ.get("SEEDBED_FERNET_KEY", "")
 

@@ -190,6 +190,16 @@ def _ids(export: Export) -> Iterator[int]:
             yield int(line)
 
 
+def exported_sample_ids(project_id: int) -> set[int]:
+    """Every sample id in the project's complete versions: the dedup "exports" scope reads
+    it through the SEEDBED_EXPORTED_SAMPLES setting."""
+    ids: set[int] = set()
+    for export in Export.objects.filter(project_id=project_id, status=ExportStatus.COMPLETE):
+        if export.file_named("sample_ids.txt") is not None:
+            ids.update(_ids(export))
+    return ids
+
+
 def diff_versions(old: Export, new: Export, limit: int = DIFF_LIMIT) -> dict[str, Any]:
     """Sample ids added and removed from `old` to `new`: a merge of two sorted id files,
     so memory stays flat however large the versions are."""

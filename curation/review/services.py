@@ -30,6 +30,7 @@ from curation.review.models import (
     ReviewQueue,
     SampleRevision,
 )
+from generation.dedup.services import mark_sample_for_reembedding
 from generation.runs.models import Sample, SampleStatus
 
 DECISIONS = {"accept", "reject"}
@@ -194,7 +195,7 @@ _CLAIM_SQL = """
               -- a curator rejected it as a duplicate (dedup clusters): nobody needs to see it
               SELECT 1 FROM runs_sample s
               WHERE s.id = qi.sample_id AND s.status = 'rejected'
-                AND s.duplicate_of_id IS NOT NULL
+                AND s.dup_status IN ('near_duplicate', 'exact_duplicate')
           )
         ORDER BY qi.sort_key, qi.id
         LIMIT 1
@@ -333,6 +334,7 @@ def _revise(actor: Any, sample: Sample, messages: list[dict[str, Any]], review: 
     )
     sample.messages = messages
     sample.save(update_fields=["messages", "updated_at"])
+    mark_sample_for_reembedding(sample.pk)  # on commit: a new embedding, a new dedup check
 
 
 def _settle(item: QueueItem, sample: Sample, queue: ReviewQueue) -> None:
@@ -378,6 +380,8 @@ def undo_last(actor: Any, queue: ReviewQueue) -> Assignment:
             sample.messages = revision.messages_before  # put the text back as it was
             revision.delete()
         sample.save(update_fields=["messages", "updated_at"])
+        if review.edited:
+            mark_sample_for_reembedding(sample.pk)
         assignment = review.assignment
         review.delete()
         assignment.status = AssignmentStatus.OPEN

@@ -58,6 +58,8 @@ class Seed(models.Model):
     text = models.TextField()  # searchable plain text, derived from payload at import
     embedding = VectorField(dimensions=settings.SEEDBED_EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_dim = models.PositiveSmallIntegerField(null=True, blank=True)
+    embedded_hash = models.CharField(max_length=64, blank=True)  # of the text embedded
 
     objects = SeedQuerySet.as_manager()
 

@@ -40,7 +40,7 @@ PRIMITIVES = frozenset(
     }
 )
 AVAILABLE_PRIMITIVES = frozenset(
-    {"SAMPLE", "GEN", "JUDGE", "PAIRJ", "VOTE", "CHECK", "DEDUP-L", "PAIR", "FMT"}
+    {"SAMPLE", "GEN", "JUDGE", "PAIRJ", "VOTE", "CHECK", "DEDUP-L", "PAIR", "FMT", "DEDUP-E"}
 )
 
 

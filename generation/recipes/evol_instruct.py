@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,7 @@ from generation.recipes.base import (
     Skip,
     Step,
 )
+from generation.recipes.dedup_step import EmbeddingDedup
 from generation.recipes.self_rewarding import seed_instruction
 
 DEPTH_OPS = ("add_constraints", "deepening", "concretizing", "reasoning", "complicate_input")
@@ -45,6 +46,12 @@ class Params(RecipeParams):
         True, description="Rule (a): drop rewrites with no information gain."
     )
     max_tokens: int = Field(1024, ge=16, le=8192)
+    dedup_e: Literal["off", "flag", "drop"] = Field(
+        "off",
+        description="DEDUP-E: compare each evolved instruction with the run's pool (local "
+        "MiniLM); drop near-copies (their parent is re-queued) or flag them.",
+    )
+    dedup_e_threshold: float = Field(0.95, gt=0.0, le=1.0, description="Cosine for DEDUP-E.")
 
 
 def eliminate(instruction: str, response: str | None) -> str | None:
@@ -77,12 +84,15 @@ class EvolInstruct(Recipe):
         Step("GEN", "respond", "Answer the evolved instruction."),
         Step("CHECK", "elimination", "Rules (b), (c): short 'sorry', stop-words only."),
         Step("JUDGE", "equal", "Rule (a): no information gain vs the parent."),
+        Step("DEDUP-E", "near_copy", "Optional: cosine vs the run's pool; drop or flag."),
         Step("FMT", "sft", "instruction → response, with parent, operator and round."),
     )
     deviations = (
         "All five in-depth operators are wired (the public script wires four).",
         "Prompt wording is ours; operator definitions follow the paper.",
         "Temperatures are configurable defaults (evolve 1.0, respond 0.7), not published values.",
+        "DEDUP-E (off by default; not in the paper): an embedding near-copy check whose drops "
+        "count as eliminations.",
     )
 
     async def run_slice(self, ctx: RunContext) -> None:
@@ -90,6 +100,13 @@ class EvolInstruct(Recipe):
             raise ValueError("Evol-Instruct needs a seed set of instructions.")
         self.ctx = ctx
         p: Params = ctx.params
+        self.dedup: EmbeddingDedup | None = None
+        if p.dedup_e != "off":
+            self.dedup = EmbeddingDedup(p.dedup_e_threshold)
+            pool = await ctx.samples_of_run()
+            await self.dedup.seed(
+                [f"p{s['id']}" for s in pool], [s["extra"].get("instruction", "") for s in pool]
+            )
         while not ctx.should_stop():
             r = int(ctx.state.get("round", 0))
             if r >= p.rounds:
@@ -171,6 +188,13 @@ class EvolInstruct(Recipe):
                 reason = "no_information_gain"
         if reason:
             return Skip(key, "filtered", reason, detail=_detail(carry))
+        extra: dict[str, Any] = {**carry, "instruction": instruction}
+        if self.dedup is not None:
+            near = await self.dedup.admit(key, instruction)
+            if near.duplicate and p.dedup_e == "drop":
+                return Skip(key, "filtered", "near_duplicate", detail=_detail(carry))
+            if near.duplicate:
+                extra["dedup_e"] = {"nearest": near.nearest, "cosine": near.similarity}
         parent_id = int(ref[1:]) if ref.startswith("p") else None
         return [
             SampleDraft(
@@ -189,7 +213,7 @@ class EvolInstruct(Recipe):
                 model=ctx.model,
                 seed_ids=root_seeds,
                 parent_id=parent_id,
-                extra={**carry, "instruction": instruction},
+                extra=extra,
                 tokens_in=evolved.tokens_in + answer.tokens_in,
                 tokens_out=evolved.tokens_out + answer.tokens_out,
             )

@@ -13,7 +13,7 @@ from django.db.models import Q
 from pgvector.django import HnswIndex, VectorField
 
 from curation.projects.models import ModelEndpoint, Project
-from curation.seeds.models import SeedSet
+from curation.seeds.models import Seed, SeedSet
 
 
 class RunStatus(models.TextChoices):
@@ -259,11 +259,19 @@ class Sample(models.Model):
 
     embedding = VectorField(dimensions=settings.SEEDBED_EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_dim = models.PositiveSmallIntegerField(null=True, blank=True)
+    # sha256 of the normalised text (generation/embeddings.py): exact duplicates share it, and
+    # a sample whose text no longer hashes to `embedded_hash` was edited and is re-embedded.
+    text_hash = models.CharField(max_length=64, blank=True)
+    embedded_hash = models.CharField(max_length=64, blank=True)
     dup_status = models.CharField(
         max_length=20, choices=DupStatus.choices, default=DupStatus.UNCHECKED
     )
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    duplicate_of_seed = models.ForeignKey(
+        Seed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -302,6 +310,7 @@ class Sample(models.Model):
             models.Index(fields=["run", "status"], name="sample_run_status"),
             models.Index(fields=["project", "judge_score"], name="sample_project_score"),
             models.Index(fields=["project", "dup_status"], name="sample_project_dup"),
+            models.Index(fields=["project", "text_hash"], name="sample_project_text_hash"),
             GinIndex(fields=["tags"], name="sample_tags_gin"),
             HnswIndex(
                 name="sample_embedding_hnsw",

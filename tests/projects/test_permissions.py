@@ -388,3 +388,108 @@ def test_the_run_form_shows_a_params_error_without_starting_anything(cast: Cast)
     assert response.status_code == 200
     assert "Ensure this value is greater than or equal to 2" in response.content.decode()
     assert Run.objects.count() == before
+
+
+# --- near-duplicates (generation/dedup) -------------------------------------------------------
+
+
+def dedup_objects(cast: Cast) -> dict[str, Any]:
+    from generation.dedup.models import DedupJob, DupCluster, DupMember
+
+    objs = objects(cast)
+    a, b = SampleFactory(project=cast.project), SampleFactory(project=cast.project)
+    cluster = DupCluster.objects.create(
+        project=cast.project, signature="sig", canonical_sample=a, size=2, threshold=0.88
+    )
+    DupMember.objects.create(cluster=cluster, sample=a, similarity=1.0)
+    DupMember.objects.create(cluster=cluster, sample=b, similarity=0.93)
+    job = DedupJob.objects.create(project=cast.project, scopes=["project"], threshold=0.88)
+    return {**objs, "c": cluster.pk, "j": job.pk, "b": b.pk}
+
+
+DEDUP_PAGES: list[tuple[str, str, str, str, Body]] = [
+    ("duplicate clusters", "get", "/projects/{p}/duplicates/", Role.VIEWER, None),
+    ("dedup rescan form", "post", "/projects/{p}/duplicates/rescan/", Role.CURATOR, lambda o: {}),
+    ("dedup job progress", "get", "/dedup-jobs/{j}/", Role.VIEWER, None),
+    ("keep canonical", "post", "/duplicate-clusters/{c}/keep/", Role.CURATOR, lambda o: {}),
+    (
+        "change canonical",
+        "post",
+        "/duplicate-clusters/{c}/canonical/",
+        Role.CURATOR,
+        lambda o: {"member": f"x{o['b']}"},
+    ),
+    ("find similar", "get", "/samples/{x}/similar/", Role.VIEWER, None),
+    ("semantic search", "get", "/projects/{p}/search/", Role.VIEWER, None),
+]
+
+DEDUP_API: list[tuple[str, str, str, str, Body]] = [
+    ("similar samples", "get", "/api/v1/samples/{x}/similar?k=3", Role.VIEWER, None),
+    ("rescan", "post", "/api/v1/projects/{p}/dedup", Role.CURATOR, lambda o: {}),
+    ("get dedup job", "get", "/api/v1/dedup-jobs/{j}", Role.VIEWER, None),
+    ("list clusters", "get", "/api/v1/projects/{p}/duplicate-clusters", Role.VIEWER, None),
+    ("get cluster", "get", "/api/v1/duplicate-clusters/{c}", Role.VIEWER, None),
+    (
+        "cluster not duplicate",
+        "post",
+        "/api/v1/duplicate-clusters/{c}/not-duplicate",
+        Role.CURATOR,
+        None,
+    ),
+    (
+        "cluster canonical",
+        "post",
+        "/api/v1/duplicate-clusters/{c}/canonical",
+        Role.CURATOR,
+        lambda o: {"member": f"x{o['b']}"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name,method,url,minimum,body", DEDUP_PAGES, ids=[p[0] for p in DEDUP_PAGES]
+)
+@pytest.mark.parametrize("who", ["owner", "annotator", "outsider"])
+def test_each_dedup_page_admits_exactly_the_roles_it_should(
+    cast: Cast, who: str, name: str, method: str, url: str, minimum: str, body: Body
+) -> None:
+    client = Client()
+    client.force_login(cast.user(who))
+    objs = dedup_objects(cast)
+    response = call(client, method, url.format(**objs), body, api=False, objs=objs)
+    if who == "outsider":
+        assert response.status_code == 404, name
+    elif expected(who, minimum) == "forbidden":
+        assert response.status_code == 403, name
+    else:
+        assert_allowed(response, name)
+    anonymous = call(Client(), method, url.format(**objs), body, api=False, objs=objs)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("name,method,url,minimum,body", DEDUP_API, ids=[a[0] for a in DEDUP_API])
+@pytest.mark.parametrize("who", ["owner", "annotator", "outsider"])
+def test_each_dedup_api_endpoint_admits_exactly_the_roles_it_should(
+    cast: Cast,
+    api_client_for: Any,
+    who: str,
+    name: str,
+    method: str,
+    url: str,
+    minimum: str,
+    body: Body,
+) -> None:
+    objs = dedup_objects(cast)
+    response = call(api_client_for(cast.user(who)), method, url.format(**objs), body, True, objs)
+    if who == "outsider":
+        assert response.status_code == 404, name
+        assert "detail" in response.json()
+    elif expected(who, minimum) == "forbidden":
+        assert response.status_code == 403, name
+        assert "role" in response.json()["detail"]
+    else:
+        assert_allowed(response, name)
+    anonymous = call(
+        Client(HTTP_AUTHORIZATION="Bearer sbd_nope"), method, url.format(**objs), body, True, objs
+    )
+    assert anonymous.status_code == 401

@@ -180,7 +180,9 @@ def test_an_adjudicated_item_is_settled_and_never_claimed_again() -> None:
 def test_claiming_skips_samples_a_curator_rejected_as_duplicates() -> None:
     queue, (ann1,), _ = make_queue(n_items=2, n_annotators=1, overlap=1)
     canonical, copy = Sample.objects.filter(project=queue.project).order_by("id")
-    Sample.objects.filter(pk=copy.pk).update(status="rejected", duplicate_of=canonical)
+    Sample.objects.filter(pk=copy.pk).update(
+        status="rejected", dup_status="near_duplicate", duplicate_of=canonical
+    )
     first = services.claim_next(ann1, queue)
     assert first is not None and first.item.sample_id == canonical.pk
     services.submit_review(ann1, first, decision="accept")

@@ -138,3 +138,16 @@ def test_the_bulk_api_reports_the_count_then_applies_it_once_confirmed(api_clien
     assert set(Sample.objects.values_list("status", flat=True)) == {"accepted"}
     refused = api_client_for(ann).post(url, body, content_type="application/json")
     assert refused.status_code == 403
+
+
+def test_an_edit_and_its_undo_each_send_the_sample_back_for_embedding() -> None:
+    queue, (ann,), _ = make_queue(n_items=1, n_annotators=1, overlap=1)
+    a = services.claim_next(ann, queue)
+    Sample.objects.filter(pk=a.item.sample_id).update(embedded_hash="abc")
+    edited = [dict(m) for m in a.item.sample.messages]
+    edited[-1]["content"] = "Edited."
+    services.submit_review(ann, a, decision="accept", messages=edited)
+    assert Sample.objects.get(pk=a.item.sample_id).embedded_hash == ""
+    Sample.objects.filter(pk=a.item.sample_id).update(embedded_hash="def")
+    services.undo_last(ann, queue)
+    assert Sample.objects.get(pk=a.item.sample_id).embedded_hash == ""

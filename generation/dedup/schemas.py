@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+
+
+class SimilarOut(Schema):
+    id: int
+    similarity: float
+    status: str
+    dup_status: str
+    run_id: int | None
+    first_message: str
+
+
+class MemberOut(Schema):
+    key: str  # "x<sample id>" or "s<seed id>"
+    sample_id: int | None
+    seed_id: int | None
+    similarity: float
+    canonical: bool
+    exported: bool
+    text: str
+    status: str  # the sample's review status ("seed" for seeds)
+
+
+class ClusterOut(Schema):
+    id: int
+    status: str
+    size: int
+    max_similarity: float
+    threshold: float
+    canonical: str
+    members: list[MemberOut]
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class ClusterPage(Schema):
+    count: int
+    page: int
+    pages: int
+    results: list[ClusterOut]
+
+
+class DedupIn(Schema):
+    threshold: float | None = None
+    scopes: list[str] | None = None
+
+
+class JobOut(Schema):
+    id: int
+    project_id: int
+    status: str
+    scopes: list[str]
+    threshold: float
+    total: int
+    done: int
+    progress: float
+    result: dict[str, Any]
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CanonicalIn(Schema):
+    member: str
+
+
+class HitOut(Schema):
+    kind: str
+    id: int
+    similarity: float
+    text: str
