@@ -153,3 +153,15 @@ def test_importing_through_the_api_reports_what_it_did(cast: Cast, api_client_fo
         {"file": io.BytesIO(b'{"text": "ok", "label": "x"}\n{"text": "no label"}\n')},
     )
     assert bad.status_code == 400 and bad.json()["detail"].startswith("line 2:")
+
+
+def test_the_samples_of_complete_versions_feed_the_dedup_exports_scope(cast: Cast) -> None:
+    from generation.dedup.detect import exported_sample_ids
+    from tests.exports.helpers import export_now
+    from tests.factories import SampleFactory
+
+    shipped = [SampleFactory(project=cast.project, status="accepted") for _ in range(3)]
+    SampleFactory(project=cast.project, status="pending")
+    assert exported_sample_ids(cast.project.pk) == set()
+    export_now(cast.curator, cast.project, format="openai", filters={"statuses": ["accepted"]})
+    assert exported_sample_ids(cast.project.pk) == {s.pk for s in shipped}
