@@ -93,7 +93,8 @@ def populate(n: int, annotators: int, overlap: int, done_fraction: float) -> dic
     cols = (
         "project_id, kind, status, messages, extra, content_hash, source, seed_ids, tags,"
         " dup_status, judge_score, step, recipe_id, recipe_version, prompt_version, model,"
-        " tokens_in, tokens_out, embedding_model, label, created_at, updated_at"
+        " tokens_in, tokens_out, embedding_model, label, text_hash, embedded_hash,"
+        " created_at, updated_at"
     )
     with (
         connection.cursor() as cur,
@@ -124,6 +125,8 @@ def populate(n: int, annotators: int, overlap: int, done_fraction: float) -> dic
                     "",
                     0,
                     0,
+                    "",
+                    "",
                     "",
                     "",
                     now,
