@@ -48,10 +48,11 @@ restart: stop run
 logs:
 	tail -n 50 -f .run/logs/*.log
 
-## Lint, migrations check, then the whole suite on a throw-away embedded Postgres.
+## Lint, types, migrations check, then the whole suite on a throw-away embedded Postgres.
 test: $(TEST_STAMP) browser-deps model
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check $(BIN)/mypy curation generation
 	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check CELERY_BROKER_URL=memory:// \
 	  $(BIN)/python -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
