@@ -116,6 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
+HOLD_TIMEOUT = 10.0
+
+
 class FakeOpenAI:
     def __init__(
         self,
@@ -129,8 +132,12 @@ class FakeOpenAI:
         support_completions: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        hold_until_in_flight: int = 0,
     ) -> None:
         self.latency = latency
+        # Tests of concurrency: each request waits (up to HOLD_TIMEOUT) until this many are in
+        # flight at once, so the check does not depend on how fast a loaded machine sends them.
+        self.hold_until_in_flight = hold_until_in_flight
         self.model = model
         self.embedding_dim = embedding_dim
         self.support_json_schema = support_json_schema
@@ -146,6 +153,7 @@ class FakeOpenAI:
         self._scripts: list[_Script] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
+        self._all_in = threading.Condition(self._lock)
         self._stopped = threading.Event()
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -254,6 +262,11 @@ class FakeOpenAI:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             fault = self._take_fault(text)
+            if self.hold_until_in_flight:
+                self._all_in.notify_all()
+                self._all_in.wait_for(
+                    lambda: self.max_in_flight >= self.hold_until_in_flight, HOLD_TIMEOUT
+                )
         try:
             if self.latency:
                 self._stopped.wait(self.latency)
