@@ -234,3 +234,28 @@ def test_detect_task_is_a_no_op_when_nothing_changed(cast: Cast, trio: Any) -> N
     before = sorted(Sample.objects.values_list("id", "dup_status", "updated_at"))
     detect_new_samples(cast.project.pk)
     assert sorted(Sample.objects.values_list("id", "dup_status", "updated_at")) == before
+
+
+def test_a_queue_made_before_the_resolution_skips_the_rejected_duplicates_too(
+    cast: Cast, trio: dict[str, Sample]
+) -> None:
+    from curation.review.services import submit_review
+
+    queue = create_queue(cast.curator, cast.project, name="Early", filters={})
+    client = Client()
+    client.force_login(cast.curator)
+    cluster = DupCluster.objects.get(project=cast.project)
+    client.post(f"/duplicate-clusters/{cluster.pk}/keep/", HTTP_HX_REQUEST="true")
+    rejected = set(
+        Sample.objects.filter(status=SampleStatus.REJECTED).values_list("pk", flat=True)
+    )
+    assert rejected and rejected.isdisjoint({trio["a"].pk, trio["x"].pk})
+    served = []
+    while (assignment := claim_next(cast.annotator, queue)) is not None:
+        served.append(assignment.item.sample_id)
+        submit_review(cast.annotator, assignment, decision="accept")
+    assert sorted(served) == sorted([trio["a"].pk, trio["x"].pk])
+    # Reopening the cluster puts the duplicate back in front of people.
+    client.post(f"/duplicate-clusters/{cluster.pk}/reopen/", HTTP_HX_REQUEST="true")
+    back = claim_next(cast.annotator, queue)
+    assert back is not None and back.item.sample_id in rejected
