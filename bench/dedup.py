@@ -206,6 +206,12 @@ def text_set(conn: Any, a: Any) -> dict[str, Any]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--random-sizes", default="100000,1000000", help="comma-separated; '' for none")
+    p.add_argument(
+        "--clustered-sizes",
+        default="",
+        help="comma-separated; random-normal vectors around n/50 random-normal centres "
+        "(noise sd 0.5): data with neighbourhoods, like groups of paraphrases",
+    )
     p.add_argument("--text", type=int, default=20000, help="MiniLM text set size (0: none)")
     p.add_argument("--dim", type=int, default=384)
     p.add_argument("--queries", type=int, default=200)
@@ -240,6 +246,15 @@ def main() -> int:
             queries = rng.standard_normal((a.queries, a.dim), dtype=np.float32)
             out[f"random_{size}"] = vector_set(conn, f"random_{size}", base, queries, a)
             del base
+        for size in [int(s) for s in a.clustered_sizes.split(",") if s]:
+            centres = rng.standard_normal((max(1, size // 50), a.dim), dtype=np.float32)
+            base = centres[rng.integers(0, len(centres), size)]
+            base += 0.5 * rng.standard_normal((size, a.dim), dtype=np.float32)
+            # Queries are new points near random centres: none of them is in the table.
+            queries = centres[rng.integers(0, len(centres), a.queries)]
+            queries = queries + 0.5 * rng.standard_normal(queries.shape, dtype=np.float32)
+            out[f"clustered_{size}"] = vector_set(conn, f"clustered_{size}", base, queries, a)
+            del base, centres
         if a.text:
             out[f"text_{a.text}"] = text_set(conn, a)
         conn.close()
