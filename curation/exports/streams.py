@@ -18,7 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from curation.exports import formats
-from curation.exports.filters import ExportFilters, base_queryset
+from curation.exports.filters import NON_CANONICAL, ExportFilters, base_queryset
 from curation.exports.formats import Row, Src
 from curation.exports.pairs import edit_pair, preference_pairs, split_answer
 from curation.projects.models import Project
@@ -156,6 +156,8 @@ def accepted_vs_rejected(project: Project, f: ExportFilters) -> Iterator[formats
             FROM {S} s
             WHERE s.id IN ({inner}) AND s.kind = ANY(%s) AND s.status = ANY(%s)
               AND s.messages -> -1 ->> 'role' = 'assistant'
+              -- rejected as a duplicate says nothing about quality: never a "rejected" side
+              AND NOT (s.status = 'rejected' AND s.dup_status = ANY(%s))
         )
         SELECT a.id, r.id, a.messages::text, r.messages::text
         FROM c a JOIN c r ON r.prompt = a.prompt AND r.status = %s
@@ -165,7 +167,8 @@ def accepted_vs_rejected(project: Project, f: ExportFilters) -> Iterator[formats
     kinds = [str(k) for k in CONVERSATION_KINDS]
     statuses = [SampleStatus.ACCEPTED.value, SampleStatus.REJECTED.value]
     with connection.chunked_cursor() as cur:
-        cur.execute(sql, [*params, kinds, statuses, "rejected", "accepted"])
+        dups = [str(d) for d in NON_CANONICAL]
+        cur.execute(sql, [*params, kinds, statuses, dups, "rejected", "accepted"])
         while rows := cur.fetchmany(CHUNK):
             for good_id, bad_id, good, bad in rows:
                 good_split, bad_split = (
@@ -189,6 +192,8 @@ def kto_stream(project: Project, f: ExportFilters, opts: dict[str, Any]) -> Iter
         return Out(formats.kto_row(prompt, completion, label, src, source=source), ids, src)
 
     qs = base_queryset(project, f)
+    # A sample rejected as a duplicate is not a bad answer: it never becomes a `false` row.
+    qs = qs.exclude(status=SampleStatus.REJECTED, dup_status__in=NON_CANONICAL)
     for src, _ in _src_rows(qs.filter(kind__in=CONVERSATION_KINDS), "kto"):
         parts = split_answer(src.messages)
         label = _kto_label(src)

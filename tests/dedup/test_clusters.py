@@ -246,9 +246,7 @@ def test_a_queue_made_before_the_resolution_skips_the_rejected_duplicates_too(
     client.force_login(cast.curator)
     cluster = DupCluster.objects.get(project=cast.project)
     client.post(f"/duplicate-clusters/{cluster.pk}/keep/", HTTP_HX_REQUEST="true")
-    rejected = set(
-        Sample.objects.filter(status=SampleStatus.REJECTED).values_list("pk", flat=True)
-    )
+    rejected = set(Sample.objects.filter(status=SampleStatus.REJECTED).values_list("pk", flat=True))
     assert rejected and rejected.isdisjoint({trio["a"].pk, trio["x"].pk})
     served = []
     while (assignment := claim_next(cast.annotator, queue)) is not None:

@@ -113,3 +113,23 @@ def test_a_ranking_gives_every_ordered_pair_and_none_for_ties() -> None:
 def test_several_rankings_keep_a_pair_only_by_majority() -> None:
     assert ranking_pairs([["a", "b"], ["a", "b"], ["b", "a"]]) == [("a", "b")]
     assert ranking_pairs([["a", "b"], ["b", "a"]]) == []
+
+
+def test_an_answer_rejected_only_as_a_duplicate_makes_no_pair_and_no_false_row(
+    cast: Cast, dataset: dict[str, Any]
+) -> None:
+    from tests.exports.conftest import chat
+    from tests.factories import SampleFactory
+
+    copy = SampleFactory(
+        project=cast.project,
+        status="rejected",
+        dup_status="near_duplicate",
+        duplicate_of=dataset["good"],
+        messages=chat("Name a colour.", "Blue!"),
+    )
+    dpo = export_now(cast.curator, cast.project, format="dpo")
+    assert [r["rejected"] for r in by_prompt(jsonl_rows(dpo))["Name a colour."]] == ["Dog."]
+    kto = export_now(cast.curator, cast.project, format="kto")
+    completions = {r["completion"][0]["content"] for r in jsonl_rows(kto)}
+    assert "Dog." in completions and copy.messages[-1]["content"] not in completions
