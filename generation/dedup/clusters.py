@@ -110,7 +110,8 @@ def rebuild_clusters(project: Project) -> dict[str, int]:
             canonical = canonical_key(kept) if kept else _canonical_order(group, info, exported)[0]
             wanted[sig] = (group, canonical)
         removed = [c.pk for sig, c in existing.items() if sig not in wanted]
-        DupCluster.objects.filter(pk__in=removed).delete()
+        # Only clusters still open: one a curator decided meanwhile keeps its decision.
+        DupCluster.objects.open().filter(pk__in=removed).delete()
         new = {sig: v for sig, v in wanted.items() if sig not in existing}
         vectors = _vectors({k for group, _ in new.values() for k in group})
         for sig, (group, canonical) in sorted(new.items(), key=lambda kv: kv[1][1]):

@@ -122,6 +122,13 @@ def _sample_work(
     for row in rows:
         text = sample_text(row["messages"], row["chosen"], row["rejected"], row["label"])
         digest = text_hash(text)
+        if not text.strip():
+            # Nothing to embed: record it as done (no vector), or the sweep would come back
+            # for it every time.
+            done = (row["embedded_hash"], row["embedding_model"], row["text_hash"])
+            if done != (digest, model, digest):
+                yield row, "", digest
+            continue
         if row["missing"] or row["embedded_hash"] != digest or row["embedding_model"] != model:
             yield row, text, digest
         elif row["text_hash"] != digest:
@@ -169,8 +176,12 @@ def embed_samples(
                     ["embedding", "embedding_model", "embedding_dim", "embedded_hash", "text_hash"],
                 )
             for b in batch:
-                if not b["text"]:
-                    Sample.objects.filter(pk=b["row"]["id"]).update(text_hash=b["hash"])
+                if not b["text"]:  # a text-less sample, or an old row that lacked its hash
+                    Sample.objects.filter(pk=b["row"]["id"]).update(
+                        text_hash=b["hash"],
+                        embedded_hash=b["hash"],
+                        embedding_model=embedder.name,
+                    )
         changed += [u.pk for u in updates]
         if progress:
             progress(len(batch))

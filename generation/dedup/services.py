@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
-from generation.dedup.clusters import canonical_key, rebuild_clusters
+from generation.dedup.clusters import LOCK_NAMESPACE, canonical_key, rebuild_clusters
 from generation.dedup.detect import refresh_edges
 from generation.dedup.embed import embed_samples, embed_seeds, embedder_for, stale_samples
 from generation.dedup.models import (
@@ -61,7 +61,9 @@ def scan(
     elif changed:
         edges = refresh_edges(project, changed)
     else:
-        edges = {"edges": 0, "edges_added": 0, "edges_removed": 0}
+        # Nothing new: the clusters stand as they are (the periodic sweep lands here).
+        empty = {"edges": 0, "edges_added": 0, "edges_removed": 0}
+        return {"embedded": 0, "seeds_embedded": 0, **empty, "unchanged": True}
     result = rebuild_clusters(project)
     return {"embedded": len(changed), "seeds_embedded": seeds, **edges, **result}
 
@@ -163,7 +165,14 @@ _FIELDS = ("status", "dup_status", "duplicate_of_id", "duplicate_of_seed_id")
 
 
 def _locked(cluster: DupCluster) -> DupCluster:
-    return DupCluster.objects.select_for_update().get(pk=cluster.pk)
+    """The cluster, locked, after any rebuild of its project's clusters has finished
+    (rebuild_clusters holds the same advisory lock)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, cluster.project_id])
+    found = DupCluster.objects.select_for_update().filter(pk=cluster.pk).first()
+    if found is None:
+        raise ServiceError("This cluster changed in a rescan; reload the page.")
+    return found
 
 
 def _sample_members(cluster: DupCluster) -> list[DupMember]:

@@ -57,15 +57,14 @@ def run_dedup_job(job_id: int) -> None:
 def sweep_unembedded() -> int:
     """Beat: projects with samples or seeds not embedded yet get a detection task. This is
     how samples from runs, imports and edits are checked soon after they are written."""
-    from django.db.models import Q
 
     from curation.seeds.models import Seed
     from generation.runs.models import Sample
 
     projects = set(
-        Sample.objects.filter(Q(embedding__isnull=True) | Q(embedded_hash=""))
-        .values_list("project_id", flat=True)
-        .distinct()
+        # New, edited and re-dimensioned samples all have an empty embedded_hash (a partial
+        # index covers exactly those rows); text-less samples are marked done without a vector.
+        Sample.objects.filter(embedded_hash="").values_list("project_id", flat=True).distinct()
     ) | set(
         Seed.objects.filter(embedding__isnull=True)
         .values_list("seed_set__project_id", flat=True)

@@ -311,6 +311,11 @@ class Sample(models.Model):
             models.Index(fields=["project", "judge_score"], name="sample_project_score"),
             models.Index(fields=["project", "dup_status"], name="sample_project_dup"),
             models.Index(fields=["project", "text_hash"], name="sample_project_text_hash"),
+            models.Index(
+                fields=["project"],
+                condition=Q(embedded_hash=""),
+                name="sample_to_embed",
+            ),
             GinIndex(fields=["tags"], name="sample_tags_gin"),
             HnswIndex(
                 name="sample_embedding_hnsw",

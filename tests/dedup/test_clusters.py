@@ -257,3 +257,16 @@ def test_a_queue_made_before_the_resolution_skips_the_rejected_duplicates_too(
     client.post(f"/duplicate-clusters/{cluster.pk}/reopen/", HTTP_HX_REQUEST="true")
     back = claim_next(cast.annotator, queue)
     assert back is not None and back.item.sample_id in rejected
+
+
+def test_a_sample_with_no_text_is_marked_done_and_the_sweep_stops_coming_back(
+    cast: Cast, minilm: Any
+) -> None:
+    blank = SampleFactory(
+        project=cast.project,
+        messages=[{"role": "user", "content": ""}, {"role": "assistant", "content": " "}],
+    )
+    assert sweep_unembedded() == 1
+    blank.refresh_from_db()
+    assert blank.embedding is None and blank.embedded_hash != ""
+    assert sweep_unembedded() == 0
