@@ -50,6 +50,8 @@ def read_records(data: bytes, max_rows: int) -> Iterator[tuple[str, dict[str, An
             items = json.loads(text, parse_constant=_no_constant)
         except ValueError as exc:
             raise ImportProblem(f"the file is not a valid JSON array ({exc})") from None
+        except RecursionError:
+            raise ImportProblem("the file is not a valid JSON array (nested too deeply)") from None
         if not isinstance(items, list):
             raise ImportProblem("expected a JSON array of objects")
         for n, item in enumerate(items, 1):
@@ -79,7 +81,12 @@ def _object(value: Any, where: str, n: int, max_rows: int) -> tuple[str, dict[st
         raise ImportProblem(f"the file has more than {max_rows:,} records; that is the limit")
     if not isinstance(value, dict):
         raise ImportProblem(f"{where}: expected a JSON object")
-    if "\\u0000" in json.dumps(value):
+    try:
+        encoded = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        # e.g. Parquet timestamps, binary or decimal columns: not JSON data
+        raise ImportProblem(f"{where}: holds values that are not JSON data") from None
+    if "\\u0000" in encoded:
         raise ImportProblem(f"{where}: contains a NUL character, which cannot be stored")
     return where, value
 
@@ -120,6 +127,14 @@ def _str(record: dict[str, Any], key: str, where: str, *, empty: bool = False) -
     value = record.get(key)
     if not isinstance(value, str) or (not empty and not value.strip()):
         raise ImportProblem(f"{where}: field {key!r} must be a non-empty string")
+    return value
+
+
+def _source(record: dict[str, Any], where: str) -> str | None:
+    """An optional pair `source`: text (it names where a pair came from), or absent."""
+    value = record.get("source")
+    if value is not None and not isinstance(value, str):
+        raise ImportProblem(f"{where}: field 'source' must be text")
     return value
 
 
@@ -212,7 +227,7 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> SampleDraft:
         extra = {
             k: v
             for k, v in (
-                ("source", r.get("source")),
+                ("source", _source(r, where)),
                 ("chosen_score", _score(r, "score_chosen", where)),
                 ("rejected_score", _score(r, "score_rejected", where)),
             )
@@ -228,7 +243,8 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> SampleDraft:
         messages = _messages(prompt, where, "prompt") + _messages(completion, where, "completion")
         if not isinstance(r.get("label"), bool):
             raise ImportProblem(f"{where}: field 'label' must be true or false")
-        extra = {"kto_label": r["label"]} | ({"source": r["source"]} if "source" in r else {})
+        source = _source(r, where)
+        extra = {"kto_label": r["label"]} | ({"source": source} if source is not None else {})
         kind = _kind(messages, None)
     else:
         messages = [{"role": "user", "content": _str(r, "text", where)}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -112,6 +113,10 @@ def import_dataset(request: AuthedRequest, project_id: int) -> HttpResponse:
         messages.error(request, "Choose a file to import.")
         return redirect("exports:list", project.pk)
     upload = form.cleaned_data["file"]
+    if upload.size > settings.SEEDBED_MAX_UPLOAD_BYTES:
+        limit = settings.SEEDBED_MAX_UPLOAD_BYTES // 2**20
+        messages.error(request, f"Nothing was imported: the file is over the {limit} MB limit.")
+        return redirect("exports:list", project.pk)
     try:
         result = services.import_dataset(
             request.user,

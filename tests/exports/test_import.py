@@ -55,6 +55,11 @@ def test_imported_samples_wait_for_review_with_import_lineage(cast: Cast) -> Non
             jsonl({"text": "a", "label": "b"}, {"text": "c\u0000", "label": "d"}),
             "line 2: contains a NUL",
         ),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (
+            jsonl({"prompt": "p", "chosen": "c", "rejected": "r", "source": {"x": 1}}),
+            "line 1: field 'source' must be text",
+        ),
     ],
 )
 def test_a_bad_file_imports_nothing_and_says_where(cast: Cast, data: bytes, message: str) -> None:
@@ -93,3 +98,18 @@ def test_a_dataset_can_become_a_seed_set(cast: Cast) -> None:
     assert seed.payload["messages"][-1] == {"role": "assistant", "content": "Apple."}
     assert seed.payload["meta"]["rejected"] == [{"role": "assistant", "content": "Brick."}]
     assert not Sample.objects.exists()
+
+
+def test_parquet_columns_that_are_not_json_data_are_a_clear_error(cast: Cast) -> None:
+    import datetime
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"text": ["a"], "label": ["b"], "at": [datetime.datetime(2026, 1, 1)]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    with pytest.raises(ServiceError, match="not JSON data"):
+        import_dataset(cast.curator, cast.project, data=buf.getvalue(), filename="x.parquet")
+    assert not Sample.objects.filter(project=cast.project).exists()

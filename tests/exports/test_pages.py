@@ -143,3 +143,22 @@ def test_the_data_card_escapes_names_and_explains_pairs(cast: Cast) -> None:
     card = path_of(export, "README.md").read_text()
     assert "<img" not in card and "&lt;img" in card and "\\[click\\]" in card
     assert "evil\\*model" in card and "## How pairs are made" not in card
+
+
+def test_an_oversized_upload_is_refused_with_a_message_and_imports_nothing(
+    cast: Cast, settings: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.SEEDBED_MAX_UPLOAD_BYTES = 10
+    client = Client()
+    client.force_login(cast.curator)
+    upload = SimpleUploadedFile("big.jsonl", b'{"text": "a", "label": "b"}\n')
+    response = client.post(
+        f"/projects/{cast.project.pk}/exports/import/",
+        {"file": upload, "format": "auto", "target": "samples"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "over the 0 MB limit" in response.content.decode()
+    assert not Sample.objects.filter(project=cast.project).exists()
