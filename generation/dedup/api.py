@@ -12,7 +12,7 @@ from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from generation.dedup import services
-from generation.dedup.embed import EmbeddingUnavailable
+from generation.dedup.embed import EMBEDDING_ERRORS
 from generation.dedup.models import ClusterStatus, DedupJob, DupCluster
 from generation.dedup.presenters import cluster_dicts
 from generation.dedup.schemas import (
@@ -25,7 +25,7 @@ from generation.dedup.schemas import (
     SimilarOut,
 )
 from generation.dedup.search import search, similar_samples
-from generation.embeddings import EmbeddingDimensionError, messages_text
+from generation.embeddings import messages_text
 from generation.runs.models import Sample
 
 router = Router(tags=["near-duplicates"])
@@ -40,7 +40,7 @@ def similar(request: HttpRequest, sample_id: int, k: int = 10) -> list[dict[str,
     sample = object_for(request.user, Sample.objects.all(), sample_id)
     try:
         hits = similar_samples(sample, k)
-    except (EmbeddingUnavailable, EmbeddingDimensionError) as exc:
+    except EMBEDDING_ERRORS as exc:
         raise _unavailable(exc) from exc
     return [
         {
@@ -62,7 +62,7 @@ def semantic_search(
     project = project_for(request.user, project_id)
     try:
         hits = search(project, q, k)
-    except (EmbeddingUnavailable, EmbeddingDimensionError) as exc:
+    except EMBEDDING_ERRORS as exc:
         raise _unavailable(exc) from exc
     return [{"kind": h.kind, "id": h.id, "similarity": h.similarity, "text": h.text} for h in hits]
 

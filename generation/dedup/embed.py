@@ -17,7 +17,15 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from curation.projects.models import ModelEndpoint, Project
 from curation.seeds.models import Seed
-from generation.embeddings import Embedder, EndpointEmbedder, local, sample_text, text_hash
+from generation.embeddings import (
+    Embedder,
+    EmbeddingDimensionError,
+    EndpointEmbedder,
+    local,
+    sample_text,
+    text_hash,
+)
+from generation.llm import LLMError
 from generation.runs.models import LLMCall, Sample
 
 CHUNK = 256
@@ -26,6 +34,11 @@ Progress = Callable[[int], None]
 
 class EmbeddingUnavailable(RuntimeError):
     """No way to embed for this project (e.g. the endpoint backend without a model)."""
+
+
+# What a page or endpoint that embeds on demand turns into a clear message (API: 503): no
+# embedder, a model of the wrong dimension, or the embedding endpoint failing.
+EMBEDDING_ERRORS = (EmbeddingUnavailable, EmbeddingDimensionError, LLMError)
 
 
 def embedder_for(project: Project | int) -> Embedder:

@@ -14,11 +14,10 @@ from curation.projects.access import membership_for, object_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from generation.dedup import services
-from generation.dedup.embed import EmbeddingUnavailable
+from generation.dedup.embed import EMBEDDING_ERRORS
 from generation.dedup.models import ClusterStatus, DedupJob, DupCluster, JobStatus, Scope
 from generation.dedup.presenters import cluster_dicts
 from generation.dedup.search import search, similar_samples
-from generation.embeddings import EmbeddingDimensionError
 from generation.runs.models import Sample
 
 PAGE_SIZE = 10
@@ -112,7 +111,7 @@ def similar(request: AuthedRequest, sample_id: int) -> HttpResponse:
     error = ""
     try:
         hits = similar_samples(sample, 10)
-    except (EmbeddingUnavailable, EmbeddingDimensionError) as exc:
+    except EMBEDDING_ERRORS as exc:
         hits, error = [], str(exc)
     template = "dedup/similar.html"
     if request.htmx:
@@ -128,7 +127,7 @@ def semantic_search(request: AuthedRequest, project_id: int) -> HttpResponse:
     error = ""
     try:
         hits = search(project, query, 20) if query.strip() else []
-    except (EmbeddingUnavailable, EmbeddingDimensionError) as exc:
+    except EMBEDDING_ERRORS as exc:
         hits, error = [], str(exc)
     template = "dedup/search.html"
     if request.htmx:

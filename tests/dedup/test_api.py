@@ -155,3 +155,19 @@ def test_an_endpoint_model_of_another_dimension_is_refused_and_nothing_is_stored
         scan(cast.project.pk)
     sample.refresh_from_db()
     assert sample.embedding is None and sample.embedding_model == ""
+
+
+def test_a_failing_embedding_endpoint_is_a_503_with_the_reason_not_a_500(
+    cast: Cast, fake_llm: Any, settings: Any, api_client_for: Any
+) -> None:
+    from tests.factories import EndpointFactory
+
+    settings.SEEDBED_EMBEDDING_BACKEND = "endpoint"
+    settings.SEEDBED_LLM_MAX_RETRIES = 0
+    EndpointFactory(
+        project=cast.project, base_url=fake_llm.base_url, embedding_model="e", is_default=True
+    )
+    fake_llm.fault("400", times=-1)  # permanent: no retries to wait through
+    response = api_client_for(cast.owner).get(f"/api/v1/projects/{cast.project.pk}/search?q=sea")
+    assert response.status_code == 503
+    assert "Embeddings are unavailable" in response.json()["detail"]
