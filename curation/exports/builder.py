@@ -99,8 +99,17 @@ def build(export: Export, progress: Progress) -> Built:
     ids = array("q")
     by_source: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
-    rows = 0
+    rows = seen = 0
+
+    def beat() -> None:
+        # The heartbeat: a build that stops beating for STALE_AFTER may be taken over.
+        if not progress(rows):
+            raise Abandoned(export.pk)
+
     for item in streams.stream(project, f, fmt, opts):
+        seen += 1
+        if seen % PROGRESS_EVERY == 0:
+            beat()  # counted over skipped items too, so a long run of them still beats
         if isinstance(item, str):
             skipped[item] += 1
             continue
@@ -109,9 +118,8 @@ def build(export: Export, progress: Progress) -> Built:
         ids.extend(item.sample_ids)
         by_source[item.source] += 1
         rows += 1
-        if rows % PROGRESS_EVERY == 0 and not progress(rows):
-            raise Abandoned(export.pk)
     clock.lap("rows")
+    beat()
     entries = []
     for writer in writers.values():
         digest = writer.close()
@@ -119,11 +127,13 @@ def build(export: Export, progress: Progress) -> Built:
     samples = _write_ids(work / "sample_ids.txt", ids)
     entries.append(_entry(work, "sample_ids.txt", files.sha256_of(work / "sample_ids.txt")))
     clock.lap("ids")
+    beat()
     bundle = files.Bundle(work, f"{slugify(project.name) or 'dataset'}-v{export.version}")
     bundle.add_later([e["name"] for e in entries])
     try:
         manifest = _manifest(export, f, rows, samples, by_source, skipped, writers)
         clock.lap("manifest")
+        beat()
         _write_card_and_manifest(work, manifest, entries)
         clock.lap("card")
     except BaseException:

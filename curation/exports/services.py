@@ -350,9 +350,16 @@ def preview(
     f = _filters_for(project, format, filters)
     opts = _validated(Options, options, "options")
     first: list[dict[str, Any]] = []
-    for item in streams.stream(project, f, format, opts):
-        if not isinstance(item, str):
-            first.append(item.row)
-            if len(first) >= rows:
-                break
+    # Inside a transaction the server-side cursors are not WITH HOLD, so Postgres sends the
+    # first rows as soon as it has them instead of computing the whole selection first.
+    with transaction.atomic():
+        stream = streams.stream(project, f, format, opts)
+        for item in stream:
+            if not isinstance(item, str):
+                first.append(item.row)
+                if len(first) >= rows:
+                    break
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # a generator: its open cursors close before the transaction ends
     return {"count": streams.estimate(project, f, format), "rows": first}
