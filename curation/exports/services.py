@@ -294,6 +294,9 @@ def import_dataset(
 def _store_samples(
     actor: Any, project: Project, fmt: str, filename: str, drafts: list[tuple[str, SampleDraft]]
 ) -> dict[str, Any]:
+    # One import at a time per project: the check for existing hashes below then holds
+    # until the insert (two imports of one file no longer race into the unique constraint).
+    Project.objects.select_for_update().filter(pk=project.pk).first()
     rows: dict[str, Sample] = {}
     for where, d in drafts:
         digest = content_hash(d)
