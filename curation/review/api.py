@@ -9,7 +9,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from curation.http import AuthedRequest
-from curation.projects.access import object_for, project_for
+from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
@@ -251,4 +251,6 @@ def sample_history(request: AuthedRequest, sample_id: int) -> dict[str, Any]:
     from curation.review.history import sample_history as history
     from generation.runs.models import Sample
 
-    return history(object_for(request.user, Sample.objects.all(), sample_id))
+    sample = object_for(request.user, Sample.objects.all(), sample_id)
+    curator = membership_for(request.user, sample.project_id).has_role(Role.CURATOR)
+    return history(sample, only_actor=None if curator else request.user)

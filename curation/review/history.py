@@ -14,13 +14,15 @@ from typing import Any
 from django.db.models import Q
 
 from curation.projects.models import AuditEvent
-from curation.review.models import SampleRevision
+from curation.review.models import Review, SampleRevision
 from generation.runs.models import Sample
 
 LIMIT = 500
 
 
-def sample_history(sample: Sample) -> dict[str, Any]:
+def sample_history(sample: Sample, only_actor: Any = None) -> dict[str, Any]:
+    """`only_actor`: for annotators and viewers, who see only their own reviews (others'
+    decisions would bias them); curators and owners see everyone's."""
     sid = str(sample.pk)
     events = (
         AuditEvent.objects.filter(project_id=sample.project_id)
@@ -30,9 +32,14 @@ def sample_history(sample: Sample) -> dict[str, Any]:
             | Q(verb="samples.bulk_decide", after__sample_ids__contains=[sample.pk])
         )
         .select_related("actor")
-        .order_by("created_at", "id")[:LIMIT]
+        .order_by("created_at", "id")
     )
+    reviews = Review.objects.filter(item__sample=sample).select_related("annotator", "item__queue")
     revisions = SampleRevision.objects.filter(sample=sample).select_related("author")
+    if only_actor is not None:
+        events = events.filter(actor=only_actor)
+        reviews = reviews.filter(annotator=only_actor)
+        revisions = revisions.filter(author=only_actor)
     return {
         "sample": sample.pk,
         "events": [
@@ -44,7 +51,22 @@ def sample_history(sample: Sample) -> dict[str, Any]:
                 "before": _trim(e.before),
                 "after": _trim(e.after),
             }
-            for e in events
+            for e in events[:LIMIT]
+        ],
+        "reviews": [
+            {
+                "queue": r.item.queue.name,
+                "annotator": r.annotator.username,
+                "decision": r.decision,
+                "rating": r.rating,
+                "labels": r.labels,
+                "answers": r.answers,
+                "comment": r.comment,
+                "edited": r.edited,
+                "time_spent_ms": r.time_spent_ms,
+                "at": r.created_at,
+            }
+            for r in reviews.order_by("created_at", "id")
         ],
         "revisions": [
             {

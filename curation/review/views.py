@@ -289,7 +289,9 @@ def sample_history(request: AuthedRequest, sample_id: int) -> HttpResponse:
     from generation.runs.models import Sample
 
     sample = object_for(request.user, Sample.objects.select_related("project"), sample_id)
-    ctx = {"project": sample.project, "sample": sample, "h": history(sample)}
+    curator = membership_for(request.user, sample.project_id).has_role(Role.CURATOR)
+    h = history(sample, only_actor=None if curator else request.user)
+    ctx = {"project": sample.project, "sample": sample, "h": h, "everyone": curator}
     return render(request, "review/history.html", ctx)
 
 

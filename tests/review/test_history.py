@@ -67,3 +67,25 @@ def test_another_projects_sample_history_is_not_found(api_client_for: Any) -> No
 
     outsider = UserFactory(username="nosy")
     assert api_client_for(outsider).get(f"/api/v1/samples/{sample.pk}/history").status_code == 404
+
+
+def test_curators_see_every_review_of_a_sample_and_annotators_only_their_own(
+    api_client_for: Any,
+) -> None:
+    queue, (ann1, ann2), curator = make_queue(n_items=1, n_annotators=2, overlap=2)
+    a = services.claim_next(ann1, queue)
+    services.submit_review(ann1, a, decision="accept", rating=5, comment="Good <b>one</b>")
+    services.submit_review(ann2, services.claim_next(ann2, queue), decision="reject")
+    url = f"/api/v1/samples/{a.item.sample_id}/history"
+    everyone = api_client_for(curator).get(url).json()
+    assert [(r["annotator"], r["decision"]) for r in everyone["reviews"]] == [
+        ("racer0", "accept"),
+        ("racer1", "reject"),
+    ]
+    mine = api_client_for(ann2).get(url).json()
+    assert [r["annotator"] for r in mine["reviews"]] == ["racer1"]
+    assert {e["actor"] for e in mine["events"]} == {"racer1"}
+    client = Client()
+    client.force_login(curator)
+    page = client.get(f"/samples/{a.item.sample_id}/history/").content.decode()
+    assert "Good &lt;b&gt;one&lt;/b&gt;" in page and 'id="history-reviews"' in page
