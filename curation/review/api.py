@@ -13,6 +13,7 @@ from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
+from curation.review.access import own_assignment
 from curation.review.calibration import JUDGE_ACCEPTS_AT, judge_vs_human
 from curation.review.models import Assignment, ReviewQueue
 from curation.review.schemas import (
@@ -178,15 +179,7 @@ def claim(request: AuthedRequest, queue_id: int) -> Any:
 
 @router.post("/assignments/{assignment_id}/submit", response=ReviewOut)
 def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any:
-    assignment = object_for(
-        request.user,
-        Assignment.objects.select_related("item__queue"),
-        assignment_id,
-        Role.ANNOTATOR,
-        project_path="item.queue.project_id",
-    )
-    if assignment.annotator_id != request.user.pk:
-        raise HttpError(404, "Not found.")  # annotators see only their own assignments
+    assignment = own_assignment(request.user, assignment_id)
     try:
         review = services.submit_review(request.user, assignment, **payload.dict())
     except ServiceError as exc:
@@ -196,15 +189,7 @@ def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any
 
 @router.post("/assignments/{assignment_id}/skip", response={204: None})
 def skip(request: AuthedRequest, assignment_id: int) -> Status[None]:
-    assignment = object_for(
-        request.user,
-        Assignment.objects.select_related("item__queue"),
-        assignment_id,
-        Role.ANNOTATOR,
-        project_path="item.queue.project_id",
-    )
-    if assignment.annotator_id != request.user.pk:
-        raise HttpError(404, "Not found.")
+    assignment = own_assignment(request.user, assignment_id)
     try:
         services.skip(request.user, assignment)
     except ServiceError as exc:

@@ -16,6 +16,7 @@ from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.review import services
+from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
@@ -187,25 +188,10 @@ def review(request: AuthedRequest, queue_id: int) -> HttpResponse:
     return _render_item(request, queue, assignment)
 
 
-def _own_assignment(request: AuthedRequest, assignment_id: int) -> Assignment:
-    assignment = object_for(
-        request.user,
-        Assignment.objects.select_related("item__queue__project"),
-        assignment_id,
-        Role.ANNOTATOR,
-        project_path="item.queue.project_id",
-    )
-    if assignment.annotator_id != request.user.pk:
-        from django.http import Http404
-
-        raise Http404("Not found.")
-    return assignment
-
-
 @login_required
 @require_POST
 def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
-    assignment = _own_assignment(request, assignment_id)
+    assignment = own_assignment(request.user, assignment_id)
     queue = assignment.item.queue
     p = request.POST
     edited = None
@@ -237,7 +223,7 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def skip(request: AuthedRequest, assignment_id: int) -> HttpResponse:
-    assignment = _own_assignment(request, assignment_id)
+    assignment = own_assignment(request.user, assignment_id)
     queue = assignment.item.queue
     if assignment.status == AssignmentStatus.OPEN:
         services.skip(request.user, assignment)
