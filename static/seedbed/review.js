@@ -114,7 +114,8 @@
     f.elements.decision.value = decision;
     f.elements.messages.value = collectEdits();
     f.elements.ranking.value = ranking();
-    f.elements.time_spent_ms.value = String(Math.round(performance.now() - shownAt));
+    // Rounded up: the browser's coarse clock can read the same instant for a very fast key.
+    f.elements.time_spent_ms.value = String(Math.max(1, Math.ceil(performance.now() - shownAt)));
     f.requestSubmit();
   }
 
