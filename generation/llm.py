@@ -3,17 +3,16 @@
 `LLMClient` wraps one `AsyncOpenAI` per endpoint with what a run needs: a concurrency limit,
 RPM/TPM token buckets, retries with backoff and jitter for transient errors only, structured
 output validated against a JSON Schema (with fallbacks for servers without json_schema), `n`
-choices even where the server ignores `n`, and one `CallRecord` per logical call for the caller
-to persist. Pure library: no Django here. One client per event loop.
+choices even where the server ignores `n`, tool calls (`llm_tools`), logprobs of a given text
+(`llm_score`), and one `CallRecord` per logical call for the caller to persist. Pure library: no
+Django here. One client per event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import random
-import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -22,11 +21,36 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar, cast
 
+import httpx
 import jsonschema
 import openai
 
+from generation.llm_parse import (
+    Choices,
+    Malformed,
+    parse_chat,
+    parse_embeddings,
+    parse_models,
+    parse_text,
+    whole,
+)
+from generation.llm_parse import TokenLogprob as TokenLogprob
+from generation.llm_score import (
+    Matched,
+    NotAligned,
+    ScoreMethod,
+    TextScore,
+    parse_echo,
+    parse_prompt_logprobs,
+    summarise,
+)
+from generation.llm_score import ScoredToken as ScoredToken
+from generation.llm_tools import ToolCall as ToolCall
+from generation.llm_tools import assistant_message
+
 T = TypeVar("T")
 Mode = Literal["json_schema", "json_object", "prompt"]
+Route = Literal["chat", "completions", "embeddings"]
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
@@ -36,6 +60,14 @@ MAX_RETRY_AFTER_S = 120.0
 EMBED_BATCH = 256
 ERROR_TEXT_LIMIT = 300
 _MODE_ORDER: tuple[Mode, ...] = ("json_schema", "json_object", "prompt")
+_ROUTES: dict[Route, str] = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+}
+# What a server answers when it does not know an option or a route.
+_UNSUPPORTED_STATUS = frozenset({400, 404, 405, 422})
+NO_PLP = "this endpoint does not return logprobs of a given text (PLP)"
 
 
 class LLMError(Exception):
@@ -57,6 +89,10 @@ class StructuredOutputError(PermanentLLMError):
     """The output still did not match the schema after the one repair attempt."""
 
 
+class CapabilityError(PermanentLLMError):
+    """The endpoint does not do what was asked (a METHODS.md §0.2 need), whatever we retry."""
+
+
 @dataclass(frozen=True)
 class EndpointConfig:
     base_url: str
@@ -73,13 +109,6 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
-class TokenLogprob:
-    token: str
-    logprob: float
-    top: dict[str, float]  # the top alternatives, when asked for
-
-
-@dataclass(frozen=True)
 class Completion:
     texts: list[str]  # one per choice
     finish_reasons: list[str]
@@ -91,6 +120,12 @@ class Completion:
     cost: Decimal
     latency_ms: int
     attempts: int
+    tool_calls: list[list[ToolCall]] = field(default_factory=list)  # one list per choice
+
+    def message(self, index: int = 0) -> dict[str, Any]:
+        """Choice `index` as an assistant message, tool calls included, for the next turn."""
+        calls = self.tool_calls[index] if index < len(self.tool_calls) else []
+        return assistant_message(self.texts[index], calls)
 
 
 @dataclass(frozen=True)
@@ -118,22 +153,6 @@ class _Call:
     tokens_in: int = 0
     tokens_out: int = 0
     attempts: int = 0
-
-
-@dataclass
-class _Choices:
-    texts: list[str] = field(default_factory=list)
-    finish_reasons: list[str] = field(default_factory=list)
-    logprobs: list[list[TokenLogprob] | None] = field(default_factory=list)
-
-    def extend(self, other: _Choices) -> None:
-        self.texts += other.texts
-        self.finish_reasons += other.finish_reasons
-        self.logprobs += other.logprobs
-
-
-class _Malformed(ValueError):
-    """A 200 whose body is not the JSON we asked for: a broken proxy or a server bug."""
 
 
 class _TokenBucket:
@@ -196,6 +215,8 @@ class LLMClient:
         self.supports_n = True
         self.structured_mode: Mode = "json_schema"
         self._confirmed_modes: set[Mode] = set()
+        self.score_method: ScoreMethod | None = None  # how this server scores a given text
+        self.supports_score = True
 
     async def __aenter__(self) -> LLMClient:
         return self
@@ -223,7 +244,12 @@ class LLMClient:
         json_schema: dict[str, Any] | None = None,
         schema_name: str = "output",
         model: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
     ) -> Completion:
+        """A chat completion. Messages pass through as given, so assistant messages with
+        `tool_calls` and `role: tool` results work as they do on the server."""
         if n < 1:
             raise ValueError("n must be at least 1")
         params = _sampling(
@@ -235,6 +261,9 @@ class LLMClient:
             seed=seed,
             logprobs=True if logprobs else None,
             top_logprobs=top_logprobs if logprobs else None,
+            tools=tools or None,
+            tool_choice=tool_choice if tools else None,
+            parallel_tool_calls=parallel_tool_calls if tools else None,
         )
         call = _Call(model or self.config.model)
         started = time.perf_counter()
@@ -298,7 +327,7 @@ class LLMClient:
 
         estimate = len(prompt) // 4 + 1 + int(max_tokens or 0) * n
         try:
-            choices = await self._request(call, send, _parse_text, estimate)
+            choices = await self._request(call, send, parse_text, estimate)
         except BaseException as exc:
             self._record(call, purpose, started, exc)
             raise
@@ -309,7 +338,7 @@ class LLMClient:
         call: _Call,
         purpose: str,
         started: float,
-        choices: _Choices,
+        choices: Choices,
         parsed: list[Any] | None,
         logprobs: list[list[TokenLogprob]] | None,
     ) -> Completion:
@@ -326,6 +355,7 @@ class LLMClient:
             cost=cost,
             latency_ms=latency_ms,
             attempts=call.attempts,
+            tool_calls=choices.tool_calls or [[] for _ in choices.texts],
         )
 
     async def embed(
@@ -344,6 +374,132 @@ class LLMClient:
         self._record(call, purpose, started, None)
         return [vector for batch in results for vector in batch]
 
+    async def score_text(
+        self,
+        prompt: str,
+        continuation: str = "",
+        *,
+        purpose: str = "score",
+        model: str | None = None,
+    ) -> TextScore:
+        """The logprob of each token of `prompt + continuation` as the model reads it, summed
+        over the continuation (over the whole text when there is none): METHODS.md's PLP.
+
+        Asked of `/v1/completions` with `echo` first, then with vLLM's `prompt_logprobs`; the
+        way that works is remembered. A server with neither (llama.cpp, OpenAI's chat models)
+        raises CapabilityError, here and on every later call of this client.
+        """
+        text = prompt + continuation
+        if not text:
+            raise ValueError("there is no text to score")
+        if not self.supports_score:
+            raise CapabilityError(f"{NO_PLP}, as an earlier call found")
+        call = _Call(model or self.config.model)
+        started = time.perf_counter()
+        try:
+            found = await self._score(call, prompt, text)
+        except BaseException as exc:
+            self._record(call, purpose, started, exc)
+            raise
+        total, mean, count = summarise(found)
+        cost, latency_ms = self._record(call, purpose, started, None)
+        return TextScore(
+            tokens=found.tokens,
+            continuation_start=found.continuation_start,
+            sum_logprob=total,
+            mean_logprob=mean,
+            count=count,
+            method=found.method,
+            model=call.served_model or call.model,
+            tokens_in=call.tokens_in,
+            cost=cost,
+            latency_ms=latency_ms,
+        )
+
+    async def request(
+        self,
+        route: Route,
+        body: dict[str, Any],
+        *,
+        purpose: str = "probe",
+        max_retries: int | None = None,
+    ) -> dict[str, Any]:
+        """One request with `body` as given (the model defaults to the endpoint's) and the
+        reply's JSON as it came: for capability probes and options this module does not model.
+        Limits, accounting and typed errors as for every call."""
+        call = _Call(str(body.get("model") or self.config.model))
+        payload = {**body, "model": call.model}
+
+        async def send() -> str:
+            response = await self._client.post(_ROUTES[route], body=payload, cast_to=httpx.Response)
+            return response.text
+
+        estimate = len(json.dumps(payload)) // 4 + 1 + int(body.get("max_tokens") or 0)
+        started = time.perf_counter()
+        try:
+            data = await self._request(call, send, whole, estimate, max_retries)
+        except BaseException as exc:
+            self._record(call, purpose, started, exc)
+            raise
+        self._record(call, purpose, started, None)
+        return data
+
+    async def list_models(self, *, max_retries: int | None = None) -> list[str]:
+        """The model ids `/models` lists. Not recorded: it uses no tokens."""
+
+        async def send() -> str:
+            response = await self._client.get("/models", cast_to=httpx.Response)
+            return response.text
+
+        return await self._request(_Call(""), send, parse_models, 0, max_retries)
+
+    # -- scoring a given text --------------------------------------------------------------------
+
+    async def _score(self, call: _Call, prompt: str, text: str) -> Matched:
+        known = self.score_method
+        refusals = []
+        for method in (known,) if known else ("echo", "prompt_logprobs"):
+            try:
+                found = await self._score_once(call, method, prompt, text)
+            except PermanentLLMError as exc:
+                if known or exc.status_code not in _UNSUPPORTED_STATUS:
+                    raise
+                refusals.append(f"{method}: {exc}")
+                continue
+            except NotAligned as exc:  # the server scores prompts, just not this one legibly
+                self.score_method = method
+                raise PermanentLLMError(f"cannot score this text: {exc}") from exc
+            if found is not None:
+                self.score_method = method
+                return found
+            refusals.append(f"{method}: the reply has no logprobs of the prompt")
+        if known:
+            raise PermanentLLMError(f"{known} scoring stopped working: {refusals[0]}")
+        self.supports_score = False
+        raise CapabilityError(f"{NO_PLP}; tried {'; '.join(refusals)}")
+
+    async def _score_once(
+        self, call: _Call, method: ScoreMethod, prompt: str, text: str
+    ) -> Matched | None:
+        options: dict[str, Any] = (
+            {"echo": True, "logprobs": 1}
+            if method == "echo"
+            else {"extra_body": {"prompt_logprobs": 0}}  # vLLM: 0 = the prompt token alone
+        )
+
+        async def send() -> str:
+            raw = await self._client.completions.with_raw_response.create(
+                model=call.model, prompt=text, max_tokens=1, temperature=0.0, **options
+            )
+            body: str = raw.http_response.text
+            return body
+
+        parse = parse_echo if method == "echo" else parse_prompt_logprobs
+        continuation = text[len(prompt) :]
+        return await self._request(
+            call, send, lambda data: parse(data, prompt, continuation), len(text) // 4 + 2
+        )
+
     # -- chat ----------------------------------------------------------------------------------
 
     async def _choices(
@@ -353,9 +509,9 @@ class LLMClient:
         n: int,
         params: dict[str, Any],
         response_format: dict[str, Any] | None,
-    ) -> _Choices:
+    ) -> Choices:
         """`n` choices: in one request where the server honours `n`, else in parallel singles."""
-        got = _Choices()
+        got = Choices()
         if n == 1 or self.supports_n:
             got = await self._chat_once(call, messages, n, params, response_format)
             if len(got.texts) < n:
@@ -371,7 +527,7 @@ class LLMClient:
                 self._chat_once(call, messages, 1, p, response_format) for p in singles
             ):
                 got.extend(more)
-        return _Choices(got.texts[:n], got.finish_reasons[:n], got.logprobs[:n])
+        return got.first(n)
 
     async def _chat_once(
         self,
@@ -380,7 +536,7 @@ class LLMClient:
         n: int,
         params: dict[str, Any],
         response_format: dict[str, Any] | None,
-    ) -> _Choices:
+    ) -> Choices:
         extra = dict(params)
         if n > 1:
             extra["n"] = n
@@ -395,7 +551,9 @@ class LLMClient:
             return text
 
         estimate = _estimate_tokens(messages) + int(params.get("max_tokens") or 0) * n
-        return await self._request(call, send, _parse_chat, estimate)
+        if params.get("tools"):
+            estimate += len(json.dumps(params["tools"])) // 4
+        return await self._request(call, send, parse_chat, estimate)
 
     async def _embed_batch(self, call: _Call, batch: list[str]) -> list[list[float]]:
         async def send() -> str:
@@ -405,7 +563,7 @@ class LLMClient:
             return raw.http_response.text
 
         def parse(data: dict[str, Any]) -> list[list[float]]:
-            return _parse_embeddings(data, len(batch))
+            return parse_embeddings(data, len(batch))
 
         return await self._request(call, send, parse, sum(len(t) for t in batch) // 4 + 1)
 
@@ -415,11 +573,13 @@ class LLMClient:
         send: Callable[[], Awaitable[str]],
         parse: Callable[[dict[str, Any]], T],
         estimate: int,
+        max_retries: int | None = None,
     ) -> T:
         """One HTTP request with retries for transient failures only."""
+        retries = self.config.max_retries if max_retries is None else max_retries
         first_attempt = call.attempts + 1
         last_error = ""
-        for attempt in range(1, self.config.max_retries + 2):
+        for attempt in range(1, retries + 2):
             await self._take_rate(estimate)
             call.attempts += 1
             retry_after: float | None = None
@@ -436,14 +596,14 @@ class LLMClient:
             else:
                 try:
                     return self._accept(call, body, parse, estimate)
-                except ValueError as exc:  # _Malformed, or a body that is not JSON at all
+                except ValueError as exc:  # Malformed, or a body that is not JSON at all
                     last_error = f"malformed response: {_clip(str(exc))}"
             tried = call.attempts - first_attempt + 1
             if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
                 raise RetryableLLMError(
                     f"server asked to wait {retry_after:.0f} s after {tried} attempts: {last_error}"
                 )
-            if attempt > self.config.max_retries:
+            if attempt > retries:
                 break
             delay = self._rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
             await self._sleep(max(delay, retry_after or 0.0))
@@ -454,7 +614,7 @@ class LLMClient:
     ) -> T:
         data = json.loads(body)
         if not isinstance(data, dict):
-            raise _Malformed("the body is not a JSON object")
+            raise Malformed("the body is not a JSON object")
         raw_usage = data.get("usage")
         usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         tokens_in = _int(usage.get("prompt_tokens"))
@@ -492,7 +652,7 @@ class LLMClient:
         params: dict[str, Any],
         schema: dict[str, Any],
         name: str,
-    ) -> tuple[_Choices, list[Any]]:
+    ) -> tuple[Choices, list[Any]]:
         validator_class = jsonschema.validators.validator_for(schema)
         validator_class.check_schema(schema)  # a broken schema is our bug: fail before any call
         validator = validator_class(schema)
@@ -511,7 +671,9 @@ class LLMClient:
         repair_params = {k: v for k, v in params.items() if k not in ("logprobs", "top_logprobs")}
         checked = await _gather(
             self._check_or_repair(call, request, text, validator, repair_params, response_format)
-            for text in choices.texts
+            if not calls
+            else _as_is(text)  # a tool call instead of the answer: nothing to validate yet
+            for text, calls in zip(choices.texts, choices.tool_calls, strict=True)
         )
         for index, (text, _value, finish_reason) in enumerate(checked):
             if text != choices.texts[index]:  # repaired: show what was accepted
@@ -525,6 +687,8 @@ class LLMClient:
             return False
         text = str(exc).lower()
         mentions = "response_format" in text or mode in text or mode.replace("_", "") in text
+        if not mentions and "tool" in text:  # the tools were refused, not the format
+            return False
         if not mentions and not (exc.status_code == 400 and mode not in self._confirmed_modes):
             return False
         weaker = _MODE_ORDER[_MODE_ORDER.index(mode) + 1]
@@ -606,76 +770,13 @@ async def _gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
         raise
 
 
-def _parse_chat(data: dict[str, Any]) -> _Choices:
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices:
-        raise _Malformed("no choices in the response")
-    got = _Choices()
-    try:
-        for choice in sorted(choices, key=lambda c: int(c.get("index") or 0)):
-            content = (choice.get("message") or {}).get("content")
-            if content is not None and not isinstance(content, str):
-                raise _Malformed("message content is not text")
-            got.texts.append(content or "")
-            got.finish_reasons.append(str(choice.get("finish_reason") or ""))
-            got.logprobs.append(_parse_logprobs(choice.get("logprobs")))
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise _Malformed(f"not a chat completion ({type(exc).__name__}: {exc})") from exc
-    return got
+async def _as_is(text: str) -> tuple[str, Any, str]:
+    return text, None, "tool_calls"
 
 
 def _sampling(**options: Any) -> dict[str, Any]:
     """The request options that were given; an unset option is left to the server."""
     return {key: value for key, value in options.items() if value is not None}
-
-
-def _parse_text(data: dict[str, Any]) -> _Choices:
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices:
-        raise _Malformed("no choices in the response")
-    got = _Choices()
-    try:
-        for choice in sorted(choices, key=lambda c: int(c.get("index") or 0)):
-            text = choice.get("text")
-            if not isinstance(text, str):
-                raise _Malformed("choice text is not text")
-            got.texts.append(text)
-            got.finish_reasons.append(str(choice.get("finish_reason") or ""))
-            got.logprobs.append(None)
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise _Malformed(f"not a text completion ({type(exc).__name__}: {exc})") from exc
-    return got
-
-
-def _parse_logprobs(raw: Any) -> list[TokenLogprob] | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
-        return None
-    return [
-        TokenLogprob(
-            token=str(item["token"]),
-            logprob=float(item["logprob"]),
-            top={
-                str(alt["token"]): float(alt["logprob"]) for alt in item.get("top_logprobs") or []
-            },
-        )
-        for item in raw["content"]
-    ]
-
-
-def _parse_embeddings(data: dict[str, Any], expected: int) -> list[list[float]]:
-    vectors: list[list[float] | None] = [None] * expected
-    try:
-        for item in data["data"]:
-            embedding = item["embedding"]
-            if isinstance(embedding, str):  # base64 float32, from servers that ignore our format
-                raw = base64.b64decode(embedding)
-                embedding = struct.unpack(f"<{len(raw) // 4}f", raw)
-            vectors[int(item["index"])] = [float(x) for x in embedding]
-    except (KeyError, TypeError, IndexError, struct.error) as exc:
-        raise _Malformed(f"not an embeddings response ({type(exc).__name__}: {exc})") from exc
-    if any(v is None for v in vectors):
-        raise _Malformed(f"expected {expected} embeddings, some are missing")
-    return [v for v in vectors if v is not None]
 
 
 def _response_format(mode: Mode, schema: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -5,6 +5,28 @@ it over HTTP; benchmarks run it standalone with a fixed latency:
 
     python -m tests.fakes.openai_server --port 8099 --latency 0.2
 
+Everything is on by default. Capabilities can be switched off to play a smaller server, each
+refused the way real servers refuse it: `FakeOpenAI(capabilities={"tools": False})`,
+`fake.disable("tools", "n")`, `fake.enable(...)`, or `--without tools,n` on the command line.
+
+    chat, completions, embeddings  the route answers 404
+    n                     chat answers one choice whatever `n` asks
+    logprobs              no `logprobs` in the reply, though asked for
+    json_schema, json_object, tools
+                          400 "... is not supported" when the request uses it
+    prompt_logprobs       logprobs of a given text (PLP): `echo` is a 400 and vLLM's
+                          `prompt_logprobs` option is ignored (like llama.cpp)
+    echo                  only `echo` is a 400; `prompt_logprobs` still answers (like a vLLM
+                          reached through a proxy that drops `echo`)
+
+Tools: a scripted reply may be a dict, `{"content": ..., "tool_calls": [{"name": ...,
+"arguments": {...} or "raw text"}]}`. Unscripted, a request with `tools` calls the named or the
+first tool with example arguments from its JSON Schema, unless `tool_choice` is "none" or the
+last message is a tool result (then it answers in text, so agent loops end).
+
+Prompt tokens (for `echo` and `prompt_logprobs`) are the text split before whitespace, each
+with a logprob derived from a hash of the token and its position: see `prompt_tokens()`.
+
 One thread per connection (ThreadingHTTPServer, daemon threads, HTTP/1.1 keep-alive), so slow
 requests overlap instead of queueing: 64 requests at 0.2 s latency finish in about 0.2 s.
 """
@@ -29,12 +51,28 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = str | Callable[[dict[str, Any]], Any]
+Reply = str | dict[str, Any] | Callable[[dict[str, Any]], Any]
+CAPABILITIES = frozenset(
+    {
+        "chat",
+        "completions",
+        "embeddings",
+        "n",
+        "logprobs",
+        "prompt_logprobs",
+        "echo",
+        "json_schema",
+        "json_object",
+        "tools",
+    }
+)
 FAULT_KINDS = frozenset(
     {"429", "500", "503", "400", "timeout", "malformed", "bad_json_content", "disconnect"}
 )
 NOT_JSON = "Sure! Here is the JSON you asked for: {oops, this is not JSON"
 _FENCED_JSON = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
+_TOKEN = re.compile(r"\S+\s*|\s+")  # output: a word and the whitespace after it
+_PROMPT_TOKEN = re.compile(r"\s*\S+|\s+")  # prompt: a word and the space before it, as in BPE
 
 
 @dataclass
@@ -80,6 +118,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet
 
+    def unsupported(self, what: str) -> None:
+        """A 400 as OpenAI-compatible servers send it for an option they do not take."""
+        error = {
+            "message": f"{what} is not supported by this server",
+            "type": "invalid_request_error",
+            "param": what,
+        }
+        self.send_json(400, {"error": error})
+
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
             fake = self.server.fake
@@ -119,13 +166,27 @@ class _Handler(BaseHTTPRequestHandler):
 HOLD_TIMEOUT = 10.0
 
 
+def _switch(name: str) -> Any:
+    """`fake.support_<name>`: the older spelling of `fake.capabilities[name]`."""
+    return property(
+        lambda self: self.capabilities[name],
+        lambda self, on: self.enable(name) if on else self.disable(name),
+    )
+
+
 class FakeOpenAI:
+    support_json_schema = _switch("json_schema")
+    support_json_object = _switch("json_object")
+    support_n = _switch("n")
+    support_completions = _switch("completions")
+
     def __init__(
         self,
         *,
         latency: float = 0.0,
         model: str = "fake-model",
         embedding_dim: int = 384,
+        capabilities: dict[str, bool] | None = None,
         support_json_schema: bool = True,
         support_n: bool = True,
         support_json_object: bool = True,
@@ -134,16 +195,22 @@ class FakeOpenAI:
         port: int = 0,
         hold_until_in_flight: int = 0,
     ) -> None:
+        self.capabilities = dict.fromkeys(sorted(CAPABILITIES), True)
+        self.support_json_schema = support_json_schema
+        self.support_n = support_n
+        self.support_json_object = support_json_object
+        self.support_completions = support_completions
+        for name, on in (capabilities or {}).items():
+            if on:
+                self.enable(name)
+            else:
+                self.disable(name)
         self.latency = latency
         # Tests of concurrency: each request waits (up to HOLD_TIMEOUT) until this many are in
         # flight at once, so the check does not depend on how fast a loaded machine sends them.
         self.hold_until_in_flight = hold_until_in_flight
         self.model = model
         self.embedding_dim = embedding_dim
-        self.support_json_schema = support_json_schema
-        self.support_n = support_n
-        self.support_json_object = support_json_object
-        self.support_completions = support_completions
         self.host, self.port = host, port
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
@@ -196,6 +263,20 @@ class FakeOpenAI:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- capabilities --------------------------------------------------------------------------
+
+    def disable(self, *names: str) -> None:
+        """Play a server without these capabilities (see the module docstring)."""
+        for name in names:
+            self.capabilities[_capability(name)] = False
+
+    def enable(self, *names: str) -> None:
+        for name in names:
+            self.capabilities[_capability(name)] = True
+
+    def _can(self, name: str) -> bool:
+        return self.capabilities[name]
+
     # -- scripting -----------------------------------------------------------------------------
 
     def script(self, pattern: str, reply: Reply, *, json: bool = False) -> None:
@@ -204,9 +285,15 @@ class FakeOpenAI:
         `reply` is the text, or a callable given the request body that returns the text or a
         list of texts (one per choice). With json=True a str reply must parse as JSON (checked
         now, to catch typos) and a callable may return JSON values, which are serialised.
+        Without it, a dict is an assistant message: `{"content": str | None, "tool_calls":
+        [{"name": ..., "arguments": dict | str}, ...]}` (a str is sent as is, broken or not).
         """
         if json and isinstance(reply, str):
             _json_loads(reply)
+        if isinstance(reply, dict):
+            if json:
+                raise ValueError("a dict reply is an assistant message; json=True wants text")
+            _message(reply, "check")
         with self._lock:
             self._scripts.append(_Script(re.compile(pattern, re.DOTALL), reply, json))
 
@@ -246,10 +333,14 @@ class FakeOpenAI:
     def _handle_post(self, handler: _Handler, path: str, body: dict[str, Any]) -> None:
         is_chat = path.endswith("/chat/completions")
         is_text = path.endswith("/v1/completions") and not is_chat
-        if is_text and not self.support_completions:
+        is_embed = path.endswith("/embeddings")
+        if is_text and not self._can("completions"):
             handler.send_json(404, {"error": {"message": "completions not supported"}})
             return
-        if not (is_chat or is_text) and not path.endswith("/embeddings"):
+        if (is_chat and not self._can("chat")) or (is_embed and not self._can("embeddings")):
+            handler.send_json(404, {"error": {"message": f"no route {path}"}})
+            return
+        if not (is_chat or is_text or is_embed):
             handler.send_json(404, {"error": {"message": f"no route {path}"}})
             return
         if is_text:
@@ -315,24 +406,31 @@ class FakeOpenAI:
             message = f"response_format {kind} not supported"
             handler.send_json(400, {"error": {"message": message, "type": "invalid_request"}})
             return
+        if body.get("tools") and not self._can("tools"):
+            handler.unsupported("tools")
+            return
         n = int(body.get("n") or 1) if self.support_n else 1
-        texts = [NOT_JSON] * n if broken else self._replies(body, text, n)
+        replies = [NOT_JSON] * n if broken else self._replies(body, text, n)
         choices = []
-        for index, reply in enumerate(texts):
+        completion_tokens = 0
+        for index, reply in enumerate(replies):
+            message = _message(reply, f"{text}#{index}")
+            content = message.get("content") or ""
+            calls = message.get("tool_calls")
             choice: dict[str, Any] = {
                 "index": index,
-                "message": {"role": "assistant", "content": reply},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": "tool_calls" if calls else "stop",
                 "logprobs": None,
             }
-            if body.get("logprobs"):
-                choice["logprobs"] = {"content": _logprobs(reply, body.get("top_logprobs") or 0)}
+            if body.get("logprobs") and self._can("logprobs"):
+                choice["logprobs"] = {"content": _logprobs(content, body.get("top_logprobs") or 0)}
             choices.append(choice)
+            completion_tokens += (
+                len(content) // 4 + 1 + (len(json.dumps(calls)) // 4 if calls else 0)
+            )
         prompt = "".join(_content_text(m.get("content")) for m in body.get("messages") or [])
-        usage = {
-            "prompt_tokens": len(prompt) // 4 + 1,
-            "completion_tokens": sum(len(t) // 4 + 1 for t in texts),
-        }
+        usage = {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": completion_tokens}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         handler.send_json(
             200,
@@ -347,18 +445,37 @@ class FakeOpenAI:
         )
 
     def _text(self, handler: _Handler, body: dict[str, Any], text: str) -> None:
-        """A legacy text completion (`/v1/completions`)."""
+        """A legacy text completion (`/v1/completions`), with `echo` and `prompt_logprobs`."""
+        echo = bool(body.get("echo"))
+        if echo and not (self._can("prompt_logprobs") and self._can("echo")):
+            handler.unsupported("echo")
+            return
         n = int(body.get("n") or 1)
-        texts = self._replies(body, text, n)
+        silent = body.get("max_tokens") == 0  # echo with max_tokens=0: score, do not generate
+        texts = [""] * n if silent else self._replies(body, text, n)
+        generated = [_message(t, "")["content"] or "" for t in texts]
         usage = {
             "prompt_tokens": len(text) // 4 + 1,
-            "completion_tokens": sum(len(t) // 4 + 1 for t in texts),
+            "completion_tokens": sum(len(t) // 4 + 1 for t in generated if t),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        choices = [
-            {"index": i, "text": t, "finish_reason": "stop", "logprobs": None}
-            for i, t in enumerate(texts)
-        ]
+        choices = []
+        for index, reply in enumerate(generated):
+            choice: dict[str, Any] = {
+                "index": index,
+                "text": text + reply if echo else reply,
+                "finish_reason": "length" if silent else "stop",
+                "logprobs": None,
+            }
+            if body.get("logprobs") is not None and self._can("logprobs"):
+                choice["logprobs"] = _legacy_logprobs(
+                    prompt_tokens(text) if echo else [], reply, int(body["logprobs"])
+                )
+            if body.get("prompt_logprobs") is not None and self._can("prompt_logprobs"):
+                choice["prompt_logprobs"] = _vllm_prompt_logprobs(
+                    text, int(body["prompt_logprobs"])
+                )
+            choices.append(choice)
         handler.send_json(
             200,
             {
@@ -371,27 +488,32 @@ class FakeOpenAI:
             },
         )
 
-    def _replies(self, body: dict[str, Any], text: str, n: int) -> list[str]:
+    def _replies(self, body: dict[str, Any], text: str, n: int) -> list[str | dict[str, Any]]:
         with self._lock:
             script = next((s for s in self._scripts if s.regex.search(text)), None)
         if script is not None:
-            out = script.reply if isinstance(script.reply, str) else script.reply(body)
+            out = script.reply if isinstance(script.reply, str | dict) else script.reply(body)
             items = out if isinstance(out, list) else [out]
             if not items:
                 raise ValueError("a scripted reply returned no texts")
             texts = [
-                item if isinstance(item, str) or not script.json else json.dumps(item)
+                item
+                if isinstance(item, str) or (isinstance(item, dict) and not script.json)
+                else json.dumps(item)
                 for item in items
             ]
             return [texts[i % len(texts)] for i in range(n)]
         schema = _requested_schema(body)
         seed = body.get("seed")
-        replies = []
+        replies: list[str | dict[str, Any]] = []
         for index in range(n):
             key = _digest(
                 text, "" if seed is None else f"seed={seed}", f"#{index}" if index else ""
             )
-            if schema is not None:
+            call = _default_tool_call(body, key)
+            if call is not None:
+                replies.append(call)
+            elif schema is not None:
                 replies.append(json.dumps(_example(schema, key)))
             else:
                 replies.append(f"Answer {key}.")
@@ -512,10 +634,14 @@ def _example(schema: Any, key: str) -> Any:
     return text[: int(schema.get("maxLength", len(text)))]
 
 
+def _logprob(token: str, position: int) -> float:
+    return -(int(_digest(token, str(position)), 16) % 2000) / 1000
+
+
 def _logprobs(text: str, top: int) -> list[dict[str, Any]]:
     out = []
-    for position, token in enumerate(re.findall(r"\S+\s*|\s+", text)):
-        logprob = -(int(_digest(token, str(position)), 16) % 2000) / 1000
+    for position, token in enumerate(_TOKEN.findall(text)):
+        logprob = _logprob(token, position)
         alternatives = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
         for rank in range(1, top):
             alt = f"alt{rank}"
@@ -533,6 +659,122 @@ def _logprobs(text: str, top: int) -> list[dict[str, Any]]:
     return out
 
 
+def prompt_tokens(text: str) -> list[tuple[str, float | None]]:
+    """How the fake tokenizes a prompt, with each token's logprob; the first has no context."""
+    tokens = _PROMPT_TOKEN.findall(text)
+    return [(t, None if i == 0 else _logprob(t, i)) for i, t in enumerate(tokens)]
+
+
+def _legacy_logprobs(
+    prompt: list[tuple[str, float | None]], generated: str, top: int
+) -> dict[str, Any]:
+    """`/v1/completions` logprobs: the echoed prompt's tokens, then the generated ones."""
+    pairs = list(prompt)
+    for token in _PROMPT_TOKEN.findall(generated):
+        pairs.append((token, _logprob(token, len(pairs))))
+    offsets, at = [], 0
+    for token, _logprob_value in pairs:
+        offsets.append(at)
+        at += len(token)
+    return {
+        "tokens": [token for token, _ in pairs],
+        "token_logprobs": [value for _, value in pairs],
+        "top_logprobs": [None if v is None or not top else {t: v} for t, v in pairs],
+        "text_offset": offsets,
+    }
+
+
+def _vllm_prompt_logprobs(text: str, top: int) -> list[dict[str, Any] | None]:
+    """vLLM's `prompt_logprobs`: per prompt token `{id: {logprob, rank, decoded_token}}`, the
+    prompt token first, then `top` alternatives; null for the first token."""
+    out: list[dict[str, Any] | None] = []
+    for token, logprob in prompt_tokens(text):
+        if logprob is None:
+            out.append(None)
+            continue
+        entry = {str(_token_id(token)): {"logprob": logprob, "rank": 1, "decoded_token": token}}
+        for rank in range(1, top + 1):
+            entry[str(900_000 + rank)] = {
+                "logprob": logprob - rank * 0.5,
+                "rank": rank,
+                "decoded_token": f"alt{rank}",
+            }
+        out.append(entry)
+    return out
+
+
+def _token_id(token: str) -> int:
+    return int(_digest(token), 16) % 100_000
+
+
+def _message(reply: str | dict[str, Any], key: str) -> dict[str, Any]:
+    """A reply as an assistant message; tool calls in the short form get the OpenAI form."""
+    if isinstance(reply, str):
+        return {"role": "assistant", "content": reply}
+    unknown = set(reply) - {"role", "content", "tool_calls"}
+    if unknown:
+        raise ValueError(f"a scripted message has unknown keys {sorted(unknown)}")
+    content = reply.get("content")
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    calls = reply.get("tool_calls")
+    if calls:
+        message["tool_calls"] = [_tool_call(call, f"{key}#{i}") for i, call in enumerate(calls)]
+        return message
+    if not isinstance(content, str):
+        raise ValueError("a scripted message needs text content or tool_calls")
+    return message
+
+
+def _tool_call(call: dict[str, Any], key: str) -> dict[str, Any]:
+    if "function" in call:  # already in the OpenAI form: sent as given
+        return {"type": "function", **call, "id": call.get("id") or f"call_{_digest(key)}"}
+    if not call.get("name"):
+        raise ValueError(f"a scripted tool call needs a name: {call!r}")
+    arguments = call.get("arguments", {})
+    return {
+        "id": call.get("id") or f"call_{_digest(key, call['name'])}",
+        "type": "function",
+        "function": {
+            "name": call["name"],
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+        },
+    }
+
+
+def _default_tool_call(body: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """Unscripted, with tools: call the forced or the first tool, unless told not to or the
+    last message is a tool's result (then answer in text)."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        tools = [t for t in tools if (t.get("function") or {}).get("name") == name]
+        if not tools:
+            return None
+    elif choice != "required":
+        messages = body.get("messages") or []
+        if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
+            return None
+    function = tools[0].get("function") or {}
+    parameters = function.get("parameters")
+    arguments = _example(parameters, key) if isinstance(parameters, dict) and parameters else {}
+    name = str(function.get("name") or "tool")
+    return {
+        "content": None,
+        "tool_calls": [
+            {"name": name, "arguments": arguments if isinstance(arguments, dict) else {}}
+        ],
+    }
+
+
+def _capability(name: str) -> str:
+    if name not in CAPABILITIES:
+        raise ValueError(f"unknown capability {name!r}; one of {sorted(CAPABILITIES)}")
+    return name
+
+
 def _unit_vector(text: str, dim: int) -> list[float]:
     rng = random.Random(int(hashlib.sha256(text.encode()).hexdigest()[:16], 16))
     vector = [rng.gauss(0.0, 1.0) for _ in range(dim)]
@@ -547,11 +789,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--model", default="fake-model")
     parser.add_argument("--embedding-dim", type=int, default=384)
+    parser.add_argument(
+        "--without", default="", help="capabilities to switch off, comma-separated: tools,n"
+    )
     args = parser.parse_args(argv)
     fake = FakeOpenAI(
         latency=args.latency,
         model=args.model,
         embedding_dim=args.embedding_dim,
+        capabilities=dict.fromkeys(filter(None, args.without.split(",")), False),
         host=args.host,
         port=args.port,
     )
