@@ -12,8 +12,9 @@ from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.seeds import services
+from curation.seeds.kinds import KINDS, SeedImportError, parse_mapping
 from curation.seeds.models import SeedSet
-from curation.seeds.schemas import SeedPage, SeedSetOut
+from curation.seeds.schemas import SeedKindOut, SeedPage, SeedSetOut
 
 router = Router(tags=["seeds"])
 PAGE_SIZE = 50
@@ -31,10 +32,14 @@ def upload_seed_set(
     name: Form[str],
     file: File[UploadedFile],
     description: Form[str] = "",
+    kind: Form[str] = "",
+    mapping: Form[str] = "",
 ) -> Status[SeedSet]:
+    """Import a file. `kind` skips detection; `mapping` is field=column lines or JSON."""
     project = project_for(request.user, project_id, Role.CURATOR)
     data = read_upload(file)
     try:
+        fields = parse_mapping(mapping)
         seed_set = services.import_seed_set(
             request.user,
             project,
@@ -42,10 +47,18 @@ def upload_seed_set(
             data=data,
             filename=file.name or "",
             description=description,
+            kind=kind.strip() or None,
+            mapping=fields,
         )
-    except ServiceError as exc:
+    except (ServiceError, SeedImportError) as exc:
         raise HttpError(400, str(exc)) from exc
     return Status(201, seed_set)
+
+
+@router.get("/seed-kinds", response=list[SeedKindOut])
+def list_seed_kinds(request: HttpRequest) -> Any:
+    """Every seed kind: its fields (required ones marked), payload keys and an example."""
+    return list(KINDS.values())
 
 
 def read_upload(file: Any) -> bytes:

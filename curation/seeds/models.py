@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from pgvector.django import HnswIndex, VectorField
 
 from curation.projects.models import Project
+from curation.seeds.kinds import accepts
 
 
 class SeedKind(models.TextChoices):
+    # The registry (curation/seeds/kinds) describes each kind; a test keeps the two in step.
     INSTRUCTION = "instruction", "Instruction"
     CONVERSATION = "conversation", "Conversation"
     TEXT = "text", "Text"
+    QA = "qa", "Question and answer"
     DOCUMENT = "document", "Document"
-    API_SPEC = "api_spec", "API spec"
+    TOOL_SPEC = "tool_spec", "Tool / API spec"
     PERSONA = "persona", "Persona"
     LABELLED = "labelled", "Labelled example"
     PRINCIPLE = "principle", "Principle"
+    WORD_LIST = "word_list", "Word list"
+
+
+class SeedSetQuerySet(models.QuerySet["SeedSet"]):
+    def accepting(self, kinds: Iterable[str]) -> SeedSetQuerySet:
+        """Sets whose every seed is of one of `kinds`: what a recipe that takes them can use."""
+        return self.filter(kinds__contained_by=sorted(set(kinds))).exclude(kinds=[])
 
 
 class SeedSet(models.Model):
@@ -29,10 +42,16 @@ class SeedSet(models.Model):
     source_filename = models.CharField(max_length=255, blank=True)
     source_format = models.CharField(max_length=16, blank=True)
     seed_count = models.PositiveIntegerField(default=0)  # kept by the import service
+    # The distinct kinds of its seeds, sorted; filled at import so that forms need no scan.
+    kinds = ArrayField(
+        models.CharField(max_length=16, choices=SeedKind.choices), default=list, blank=True
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SeedSetQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -42,6 +61,13 @@ class SeedSet(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def accepts(self, kinds: Iterable[str]) -> bool:
+        """Whether a recipe that takes `kinds` can run on this set."""
+        return accepts(kinds, self.kinds)
+
+    def get_kinds_display(self) -> list[str]:
+        return [SeedKind(k).label if k in SeedKind.values else k for k in self.kinds]
 
 
 class SeedQuerySet(models.QuerySet["Seed"]):

@@ -2,6 +2,8 @@
 
 Pure Python on purpose (no Django): the upload view, the API and a management command
 all call `parse_seed_file`, and the rules are easy to test without a database.
+This module reads formats (JSONL, JSON, CSV, Parquet, plain text, YAML OpenAPI); the
+kinds in `curation.seeds.kinds` turn each record into a normalised payload.
 The first bad record stops the import, and its message names the line (or item, or row)
 and the field, so that a person can fix the file and upload it again.
 """
@@ -11,96 +13,81 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
-from dataclasses import dataclass
-from datetime import date, time
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
-MB = 1024 * 1024
-
-# The parser emits the first three; the others are reserved for recipes that upload
-# documents, API specs, personas, labelled examples or principles as seeds.
-SEED_KINDS = (
-    "instruction", "conversation", "text",
-    "document", "api_spec", "persona", "labelled", "principle",
-)  # fmt: skip
-FORMATS = ("jsonl", "json", "csv", "parquet")
-
-_SHAREGPT_ROLES = {
-    "human": "user", "gpt": "assistant", "system": "system",
-    "user": "user", "assistant": "assistant", "tool": "tool",
-}  # fmt: skip
-_OPENAI_ROLES = {role: role for role in ("system", "user", "assistant", "tool")}
-_ACCEPTED_SHAPES = (
-    "instruction + optional input + output (Alpaca, Self-Instruct)",
-    "instruction + instances (Self-Instruct seed tasks)",
-    "conversations of {from, value} (ShareGPT)",
-    "messages of {role, content} (OpenAI chat)",
-    "text",
+from curation.seeds.kinds import KINDS, check_mapping
+from curation.seeds.kinds.common import (
+    MAX_DEPTH,
+    ImportContext,
+    Loc,
+    ParsedSeed,
+    SeedImportError,
+    clean,
+    json_type,
+    short,
 )
+from curation.seeds.kinds.detect import detect, map_record, map_value
+
+__all__ = ["FORMATS", "MB", "SEED_KINDS", "ParsedSeed", "SeedImportError", "detect_format"]
+
+MB = 1024 * 1024
+SEED_KINDS = tuple(KINDS)
+FORMATS = ("jsonl", "json", "csv", "parquet", "text", "yaml")
+
 _CSV_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _BOM = b"\xef\xbb\xbf"
 _NON_SPACE = re.compile(r"\S")
-# Deeper than any real seed; stops hostile nesting before it reaches Python's recursion limit.
-_MAX_DEPTH = 64
+_TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
+_YAML_OPENAPI = re.compile(r"^(openapi|swagger)\s*:", re.MULTILINE)
+_HEADING = re.compile(r"\A\s*#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# Plain text kinds: what a .txt or .md file can hold.
+_PLAIN_KINDS = ("document", "word_list", "text")
 # Parquet compresses well, so its decoded size may exceed the upload limit, but not by
 # more than this; a larger claim in the footer is treated as a decompression bomb.
 _PARQUET_EXPANSION = 10
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedSeed:
-    kind: str  # one of SEED_KINDS
-    payload: dict[str, Any]  # JSON-safe, normalized per kind; unknown keys live in payload["meta"]
-    text: str  # plain text for search and embeddings
-    source_index: int  # 1-based line (JSONL, CSV) or item (JSON array) or row (Parquet)
-
-
-class SeedImportError(ValueError):
-    """A file that cannot be imported; the message is written for the person who uploaded it."""
-
-    def __init__(self, message: str, *, line: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        # `line` is the 1-based position the message names: a line, a JSON item or a Parquet row.
-        self.line = line
-        self.field = field
-
-
-@dataclass(frozen=True, slots=True)
-class _Loc:
-    unit: str  # "line", "item" or "row"
-    number: int
-
-    def error(self, problem: str, field: str | None = None) -> SeedImportError:
-        return SeedImportError(
-            f"{self.unit} {self.number}: {problem}", line=self.number, field=field
-        )
-
-
-def detect_format(data: bytes) -> str:
-    """Name the format from the content alone: filenames and content types are user input too."""
+def detect_format(data: bytes, filename: str = "", kind: str | None = None) -> str:
+    """Name the format from the content; a .txt or .md name only marks plain text."""
     if data.startswith(b"PAR1"):
         return "parquet"
-    return _text_format(_decode(data))
+    return _text_format(_decode(data), filename, kind)
 
 
 def parse_seed_file(
-    data: bytes, *, max_bytes: int = 50 * MB, max_rows: int = 200_000
+    data: bytes,
+    *,
+    max_bytes: int = 50 * MB,
+    max_rows: int = 200_000,
+    kind: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    filename: str = "",
 ) -> list[ParsedSeed]:
-    """Parse every record or raise SeedImportError for the first one that is wrong."""
+    """Parse every record or raise SeedImportError for the first one that is wrong.
+
+    `kind` skips detection and reads every record as that kind; `mapping` names, per payload
+    field, the uploaded key (column) that holds it.
+    """
     if len(data) > max_bytes:
         actual, limit = _size(len(data)), _size(max_bytes)
         if actual == limit:  # "50 MB; the limit is 50 MB" would read as a bug
             actual = f"{len(data):,} bytes"
         raise SeedImportError(f"file is {actual}; the limit is {limit}")
+    ctx = ImportContext(kind=kind, mapping=check_mapping(kind, mapping or {}), max_rows=max_rows)
     if data.startswith(b"PAR1"):
-        seeds = _parse_parquet(data, max_bytes, max_rows)
+        seeds = _parse_parquet(data, max_bytes, ctx)
     else:
         text = _decode(data)
-        parse = {"jsonl": _parse_jsonl, "json": _parse_json_array, "csv": _parse_csv}
-        seeds = parse[_text_format(text)](text, max_rows)
+        fmt = _text_format(text, filename, kind)
+        if fmt == "text":
+            seeds = _parse_plain(text, filename, ctx)
+        elif fmt == "yaml":
+            seeds = _parse_yaml(text, ctx)
+        else:
+            parse = {"jsonl": _parse_jsonl, "json": _parse_json_array, "csv": _parse_csv}
+            seeds = parse[fmt](text, ctx)
     if not seeds:
         raise SeedImportError("file contains no seeds")
     return seeds
@@ -127,98 +114,174 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _text_format(text: str) -> str:
+def _text_format(text: str, filename: str, kind: str | None) -> str:
     match = _NON_SPACE.search(text)
     first = match.group() if match else ""
     if first == "[":
         return "json"
     if first == "{":
         return "jsonl"
+    if filename.lower().endswith(_TEXT_SUFFIXES):
+        return "text"
+    if _YAML_OPENAPI.search(text[:4096]) and kind in (None, "tool_spec"):
+        return "yaml"
+    if kind in _PLAIN_KINDS and not filename.lower().endswith((".csv", ".tsv")):
+        # A file of words or prose without a header naming the kind's field is plain text.
+        header = {cell.strip() for cell in text.lstrip().split("\n", 1)[0].split(",")}
+        if not header & set(KINDS[kind].field("text" if kind != "word_list" else "word").names):
+            return "text"
     return "csv"
 
 
-def _too_many(count: str, max_rows: int) -> SeedImportError:
-    return SeedImportError(f"file has {count} seeds; the limit is {max_rows:,}")
-
-
-def _load_json(text: str, first_line: int) -> Any:
+def _json(text: str, first_line: int) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        loc = _Loc("line", first_line + exc.lineno - 1)
+        loc = Loc("line", first_line + exc.lineno - 1)
         raise loc.error(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
-        raise _Loc("line", first_line).error("invalid JSON (nested too deeply)") from None
+        raise Loc("line", first_line).error("invalid JSON (nested too deeply)") from None
     except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
-        raise _Loc("line", first_line).error(f"invalid JSON ({exc})") from None
+        raise Loc("line", first_line).error(f"invalid JSON ({exc})") from None
 
 
-def _parse_jsonl(text: str, max_rows: int) -> list[ParsedSeed]:
+def _add(seeds: list[ParsedSeed], more: list[ParsedSeed], ctx: ImportContext) -> None:
+    seeds.extend(more)
+    ctx.count = len(seeds)
+    if len(seeds) > ctx.max_rows:
+        raise ctx.too_many(f"more than {ctx.max_rows:,}")
+
+
+def _parse_jsonl(text: str, ctx: ImportContext) -> list[ParsedSeed]:
     seeds: list[ParsedSeed] = []
     # split("\n") rather than splitlines(): JSON strings may hold U+2028 and friends, and
     # line numbers must match what an editor shows.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        loc = _Loc("line", number)
+        loc = Loc("line", number)
         try:
-            value = _load_json(line, number)
+            value = _json(line, number)
         except SeedImportError:
             if not seeds:
-                _reject_single_object(text)
+                whole = _single_object(text)
+                if whole is not None:
+                    return _parse_document(whole, ctx)
             raise
-        if not isinstance(value, dict):
-            raise loc.error(f"expected a JSON object, got {_json_type(value)}")
-        if len(seeds) >= max_rows:
-            raise _too_many(f"more than {max_rows:,}", max_rows)
+        if len(seeds) >= ctx.max_rows:
+            raise ctx.too_many(f"more than {ctx.max_rows:,}")
         if _may_be_unstorable(line):
-            value = _clean(value, loc, "", 0)
-        seeds.append(_map_record(value, loc))
+            value = clean(value, loc, "", 0)
+        _add(seeds, map_value(value, loc, ctx), ctx)
     return seeds
 
 
 def _may_be_unstorable(raw: str) -> bool:
     # Walking every value is most of the parse time, so only raw JSON that could hold a NUL,
     # NaN, Infinity or deep nesting is walked. The test is conservative: a match inside a
-    # string only costs the walk. Fewer brackets than _MAX_DEPTH cannot nest deeper.
+    # string only costs the walk. Fewer brackets than MAX_DEPTH cannot nest deeper.
     return (
         "\\u0000" in raw
         or "NaN" in raw
         or "Infinity" in raw
-        or raw.count("[") + raw.count("{") > _MAX_DEPTH
+        or raw.count("[") + raw.count("{") > MAX_DEPTH
     )
 
 
-def _reject_single_object(text: str) -> None:
-    # A pretty-printed object starts with "{" like JSON Lines does; say what it is instead
-    # of reporting a syntax error on its first line.
+def _single_object(text: str) -> dict[str, Any] | None:
+    # A pretty-printed object starts with "{" like JSON Lines does.
     try:
         whole = json.loads(text)
     except (ValueError, RecursionError):
-        return
-    if isinstance(whole, dict):
+        return None
+    return whole if isinstance(whole, dict) else None
+
+
+def _parse_document(whole: dict[str, Any], ctx: ImportContext) -> list[ParsedSeed]:
+    """A file that is one object: an OpenAPI document or one tool; else say what it is."""
+    if ctx.kind is None and detect(whole) != "tool_spec":
         raise SeedImportError(
             "file is a single JSON object; upload JSON Lines (one object per line) "
             "or a JSON array of objects"
         )
+    # Not cleaned as a whole: what becomes a payload is cleaned, within the kind's limits.
+    return map_record(whole, Loc("", 0), ctx)
 
 
-def _parse_json_array(text: str, max_rows: int) -> list[ParsedSeed]:
-    items = _load_json(text, 1)
+def _parse_yaml(text: str, ctx: ImportContext) -> list[ParsedSeed]:
+    try:
+        import yaml
+    except ImportError:  # PyYAML is optional; JSON needs nothing
+        raise SeedImportError(
+            "YAML needs the PyYAML package, which is not installed here; "
+            "upload the OpenAPI document as JSON"
+        ) from None
+    try:
+        whole = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        where = f"line {line}: " if line else ""
+        raise SeedImportError(f"{where}invalid YAML ({exc.problem})", line=line) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise SeedImportError(f"invalid YAML ({type(exc).__name__})") from None
+    if not isinstance(whole, dict):
+        raise SeedImportError(f"expected a YAML OpenAPI document, got {json_type(whole)}")
+    return _parse_document(whole, ctx)
+
+
+def _parse_json_array(text: str, ctx: ImportContext) -> list[ParsedSeed]:
+    items = _json(text, 1)
     if not isinstance(items, list):
-        raise SeedImportError(f"expected a JSON array of objects, got {_json_type(items)}")
-    if len(items) > max_rows:
-        raise _too_many(f"{len(items):,}", max_rows)
-    seeds = []
+        raise SeedImportError(f"expected a JSON array of objects, got {json_type(items)}")
+    if len(items) > ctx.max_rows:
+        raise ctx.too_many(f"{len(items):,}")
+    seeds: list[ParsedSeed] = []
     for number, item in enumerate(items, start=1):
-        loc = _Loc("item", number)
-        if not isinstance(item, dict):
-            raise loc.error(f"expected a JSON object, got {_json_type(item)}")
-        seeds.append(_map_record(_clean(item, loc, "", 0), loc))
+        loc = Loc("item", number)
+        _add(seeds, map_value(clean(item, loc, "", 0), loc, ctx), ctx)
     return seeds
 
 
-def _parse_csv(text: str, max_rows: int) -> list[ParsedSeed]:
+def _parse_plain(text: str, filename: str, ctx: ImportContext) -> list[ParsedSeed]:
+    """A .txt or .md file: one document, or a word list (one word or phrase per line)."""
+    if ctx.mapping:
+        raise SeedImportError("a field mapping applies to JSON, CSV and Parquet records only")
+    kind = ctx.kind or ("word_list" if _is_word_list(text, filename) else "document")
+    if kind not in _PLAIN_KINDS:
+        raise SeedImportError(
+            f"a plain text file imports as a document or a word list; kind {kind!r} "
+            "needs JSON Lines, JSON, CSV or Parquet"
+        )
+    if "\x00" in text:
+        at = text.count("\n", 0, text.index("\x00")) + 1
+        raise Loc("line", at).error("the text contains a NUL character (\\x00)")
+    if kind == "word_list":
+        seeds: list[ParsedSeed] = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                if len(seeds) >= ctx.max_rows:
+                    raise ctx.too_many(f"more than {ctx.max_rows:,}")
+                _add(seeds, map_record({"word": line}, Loc("line", number), ctx), ctx)
+        return seeds
+    record: dict[str, Any] = {"text": text}
+    if kind == "document":
+        heading = _HEADING.match(text) if filename.lower().endswith((".md", ".markdown")) else None
+        record |= {"title": heading.group(1) if heading else "", "source": filename}
+    return map_record(record, Loc("line", 1), ctx)
+
+
+def _is_word_list(text: str, filename: str) -> bool:
+    # Short lines with no sentence punctuation: words or phrases, not prose or markdown.
+    if filename.lower().endswith((".md", ".markdown")):
+        return False
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    return len(lines) >= 2 and all(
+        len(line) <= 50 and len(line.split()) <= 3 and line[-1] not in ".!?:;," for line in lines
+    )
+
+
+def _parse_csv(text: str, ctx: ImportContext) -> list[ParsedSeed]:
     # newline="" lets the csv module keep line breaks inside quoted cells.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
@@ -227,56 +290,78 @@ def _parse_csv(text: str, max_rows: int) -> list[ParsedSeed]:
     has_nul = "\x00" in text  # cells are plain strings, so a NUL is all there is to check
     try:
         for row in reader:
-            loc, start = _Loc("line", start), reader.line_num + 1
+            loc, start = Loc("line", start), reader.line_num + 1
             if not any(row):  # blank lines and Excel's trailing ",,," rows
                 continue
             if header is None:
-                header = _csv_header(row, loc)
+                header = _csv_header(row, loc, ctx)
                 continue
             if len(row) != len(header):
                 raise loc.error(f"row has {len(row)} cells but the header has {len(header)}")
-            if len(seeds) >= max_rows:
-                raise _too_many(f"more than {max_rows:,}", max_rows)
-            record = _csv_record(dict(zip(header, row, strict=True)), loc)
-            seeds.append(_map_record(_clean(record, loc, "", 0) if has_nul else record, loc))
+            if len(seeds) >= ctx.max_rows:
+                raise ctx.too_many(f"more than {ctx.max_rows:,}")
+            record = _csv_record(dict(zip(header, row, strict=True)), loc, ctx)
+            value = clean(record, loc, "", 0) if has_nul else record
+            _add(seeds, map_record(value, loc, ctx), ctx)
     except csv.Error as exc:
-        raise _Loc("line", reader.line_num).error(f"invalid CSV ({exc})") from None
+        raise Loc("line", reader.line_num).error(f"invalid CSV ({exc})") from None
     return seeds
 
 
-def _csv_header(row: list[str], loc: _Loc) -> list[str]:
+def _csv_header(row: list[str], loc: Loc, ctx: ImportContext) -> list[str]:
     names = [cell.strip() for cell in row]
     for column, name in enumerate(names, start=1):
         if not name:
             raise loc.error(f"header column {column} has no name")
         if names.index(name) != column - 1:
-            raise loc.error(f"header names column {_short(name)} twice", field=name)
-    if "instruction" not in names and "text" not in names:
-        raise loc.error(
-            f"CSV header needs an 'instruction' column (with 'output' and optional 'input') "
-            f"or a 'text' column; found {', '.join(_short(n) for n in names[:10])}. "
-            "Conversations need JSONL, JSON or Parquet"
-        )
+            raise loc.error(f"header names column {short(name)} twice", field=name)
+    found = ", ".join(short(n) for n in names[:10])
+    if ctx.kind in ("conversation", "tool_spec"):
+        raise loc.error(f"{ctx.kind} seeds need JSON Lines, JSON or Parquet, not CSV")
+    if ctx.kind is None:
+        if detect(dict.fromkeys(names, "")) in (None, "conversation", "tool_spec"):
+            raise loc.error(
+                "CSV header names no known fields: it needs an 'instruction' column (with "
+                "'output' and optional 'input'), 'question' + 'answer', 'text' (+ 'label' or "
+                f"'title'), 'persona', 'principle' or 'word'; found {found}. Or choose the kind "
+                "and map its fields. Conversations and tool specs need JSONL, JSON or Parquet"
+            )
+        return names
+    spec = KINDS[ctx.kind]
+    for field in spec.fields:
+        if not field.required or (ctx.kind == "instruction" and field.name == "instances"):
+            continue
+        if field.name in ctx.mapping:
+            if ctx.mapping[field.name] not in names:
+                raise loc.error(
+                    f"CSV header has no column {ctx.mapping[field.name]!r} "
+                    f"(mapped to {field.name!r}); found {found}",
+                    field=ctx.mapping[field.name],
+                )
+        elif not set(field.names) & set(names):
+            raise loc.error(
+                f"CSV header has no column for field {field.name!r} of {ctx.kind}; found "
+                f"{found}. Map it to one of the columns",
+                field=field.name,
+            )
     return names
 
 
-def _csv_record(record: dict[str, Any], loc: _Loc) -> dict[str, Any]:
+def _csv_record(record: dict[str, Any], loc: Loc, ctx: ImportContext) -> dict[str, Any]:
     # Cells are strings; the one typed field a flat CSV can carry is is_classification.
-    if "is_classification" in record:
-        cell = record["is_classification"].strip().lower()
+    column = ctx.mapping.get("is_classification", "is_classification")
+    if column in record and ctx.kind in (None, "instruction"):
+        cell = record[column].strip().lower()
         if cell == "":
-            del record["is_classification"]
+            del record[column]
         elif cell in _CSV_BOOLEANS:
-            record["is_classification"] = _CSV_BOOLEANS[cell]
+            record[column] = _CSV_BOOLEANS[cell]
         else:
-            raise loc.error(
-                "field 'is_classification' must be true, false, 1, 0 or empty",
-                field="is_classification",
-            )
+            raise loc.error(f"field {column!r} must be true, false, 1, 0 or empty", field=column)
     return record
 
 
-def _parse_parquet(data: bytes, max_bytes: int, max_rows: int) -> list[ParsedSeed]:
+def _parse_parquet(data: bytes, max_bytes: int, ctx: ImportContext) -> list[ParsedSeed]:
     # Imported here: pyarrow takes a noticeable time to load and most uploads are text.
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -285,8 +370,8 @@ def _parse_parquet(data: bytes, max_bytes: int, max_rows: int) -> list[ParsedSee
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
         meta = parquet.metadata
-        if meta.num_rows > max_rows:
-            raise _too_many(f"{meta.num_rows:,}", max_rows)
+        if meta.num_rows > ctx.max_rows:
+            raise ctx.too_many(f"{meta.num_rows:,}")
         expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         if expanded > max_bytes * _PARQUET_EXPANSION:
             raise SeedImportError(
@@ -297,8 +382,8 @@ def _parse_parquet(data: bytes, max_bytes: int, max_rows: int) -> list[ParsedSee
         for batch in parquet.iter_batches(batch_size=4096):  # bounded memory per step
             for row in batch.to_pylist():
                 number += 1
-                loc = _Loc("row", number)
-                seeds.append(_map_record(_clean(_drop_nulls(row), loc, "", 0), loc))
+                loc = Loc("row", number)
+                _add(seeds, map_record(clean(_drop_nulls(row), loc, "", 0), loc, ctx), ctx)
     # pyarrow decodes string columns while converting rows, so bad text surfaces here too.
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise SeedImportError(f"file is not a readable Parquet file ({exc})") from None
@@ -313,223 +398,6 @@ def _drop_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_nulls(v) for v in value]
     return value
-
-
-# --- records to seeds -------------------------------------------------------------------
-
-
-def _map_record(record: dict[str, Any], loc: _Loc) -> ParsedSeed:
-    # `record` has been through _clean (or is known not to need it).
-    if _present(record, "conversations"):
-        return _conversation(record, loc, "conversations", ("from", "value"), _SHAREGPT_ROLES)
-    if _present(record, "messages"):
-        return _conversation(record, loc, "messages", ("role", "content"), _OPENAI_ROLES)
-    if _present(record, "instruction"):
-        return _instruction(record, loc)
-    if _present(record, "text"):
-        text = _required_str(record, "text", loc)
-        return ParsedSeed(
-            "text", {"text": text, "meta": _meta(record, {"text"}, loc)}, text, loc.number
-        )
-    keys = ", ".join(_short(k) for k in list(record)[:10]) or "none"
-    raise loc.error(
-        f"unrecognised seed shape (keys: {keys}); accepted shapes: {'; '.join(_ACCEPTED_SHAPES)}"
-    )
-
-
-def _instruction(record: dict[str, Any], loc: _Loc) -> ParsedSeed:
-    instruction = _required_str(record, "instruction", loc)
-    is_classification = record.get("is_classification")
-    if is_classification is None:
-        is_classification = False
-    elif not isinstance(is_classification, bool):
-        raise loc.error(
-            f"field 'is_classification' must be true or false, got {_json_type(is_classification)}",
-            field="is_classification",
-        )
-    if _present(record, "instances"):
-        for stray in ("input", "output"):
-            if _present(record, stray):
-                raise loc.error(f"field {stray!r} cannot sit beside 'instances'", field=stray)
-        raw = record["instances"]
-        if not isinstance(raw, list) or not raw:
-            raise loc.error("field 'instances' must be a non-empty list", field="instances")
-        instances = [_instance(item, f"instances[{i}]", loc) for i, item in enumerate(raw)]
-        consumed = {"instruction", "instances", "is_classification"}
-    else:
-        instances = [_instance(record, "", loc)]
-        consumed = {"instruction", "input", "output", "is_classification"}
-    payload = {
-        "instruction": instruction,
-        "instances": instances,
-        "is_classification": is_classification,
-        "meta": _meta(record, consumed, loc),
-    }
-    parts = [instruction] + [p for i in instances for p in (i["input"], i["output"])]
-    return ParsedSeed("instruction", payload, "\n".join(p for p in parts if p), loc.number)
-
-
-def _instance(item: Any, path: str, loc: _Loc) -> dict[str, Any]:
-    # Serves both the nested Self-Instruct instance (path "instances[0]") and the flat
-    # record itself (path ""), so both shapes obey the same rules.
-    if not isinstance(item, dict):
-        raise loc.error(f"field {path!r} must be an object, got {_json_type(item)}", field=path)
-    prefix = f"{path}." if path else ""
-    value = item.get("input")
-    if value is not None and not isinstance(value, str):
-        name = f"{prefix}input"
-        raise loc.error(f"field {name!r} must be a string, got {_json_type(value)}", field=name)
-    output = _required_str(item, "output", loc, prefix)
-    instance: dict[str, Any] = {"input": value or "", "output": output}
-    if path:  # a nested instance keeps its own extra keys; the flat record's go to payload meta
-        extras = {k: v for k, v in item.items() if k not in ("input", "output")}
-        if extras:
-            instance["meta"] = extras
-    return instance
-
-
-def _conversation(
-    record: dict[str, Any],
-    loc: _Loc,
-    key: str,
-    names: tuple[str, str],
-    roles: dict[str, str],
-) -> ParsedSeed:
-    role_key, content_key = names
-    raw = record[key]
-    if not isinstance(raw, list) or not raw:
-        raise loc.error(f"field {key!r} must be a non-empty list of messages", field=key)
-    messages = []
-    for index, item in enumerate(raw):
-        path = f"{key}[{index}]"
-        if not isinstance(item, dict):
-            raise loc.error(f"field {path!r} must be an object, got {_json_type(item)}", field=path)
-        role = item.get(role_key)
-        if role is None:
-            field = f"{path}.{role_key}"
-            raise loc.error(
-                f"field {field!r} is missing; expected one of {', '.join(roles)}", field=field
-            )
-        if not isinstance(role, str) or role not in roles:
-            raise loc.error(
-                f"{path}.{role_key} {_short(role)} is not one of {', '.join(roles)}",
-                field=f"{path}.{role_key}",
-            )
-        content = item.get(content_key)
-        # OpenAI's format leaves content null on an assistant turn that only calls tools.
-        calls_tools = roles[role] == "assistant" and bool(item.get("tool_calls"))
-        if not isinstance(content, str) and not (content is None and calls_tools):
-            field = f"{path}.{content_key}"
-            raise loc.error(
-                f"field {field!r} must be a string, got {_json_type(content)}", field=field
-            )
-        extras = {k: v for k, v in item.items() if k not in names}
-        messages.append({"role": roles[role], "content": content} | extras)
-    payload: dict[str, Any] = {"messages": messages}
-    consumed = {key}
-    if key == "messages" and "tools" in record:
-        tools = record["tools"]
-        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-            raise loc.error("field 'tools' must be a list of objects", field="tools")
-        payload["tools"] = tools
-        consumed.add("tools")
-    payload["meta"] = _meta(record, consumed, loc)
-    text = "\n".join(m["content"] for m in messages if m["content"])
-    return ParsedSeed("conversation", payload, text, loc.number)
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-def _present(record: dict[str, Any], key: str) -> bool:
-    # A null is treated as a missing key, which is how columnar files spell "absent".
-    return record.get(key) is not None
-
-
-def _required_str(record: dict[str, Any], key: str, loc: _Loc, prefix: str = "") -> str:
-    value = record.get(key)
-    if not isinstance(value, str) or not value.strip():
-        name = f"{prefix}{key}"
-        got = "an empty string" if isinstance(value, str) else _json_type(value)
-        raise loc.error(f"field {name!r} must be a non-empty string, got {got}", field=name)
-    return value  # kept exactly as uploaded: no stripping, no escaping
-
-
-def _meta(record: dict[str, Any], consumed: set[str], loc: _Loc) -> dict[str, Any]:
-    """Keep every key the shape does not use, so that no uploaded data is lost."""
-    extras = {k: v for k, v in record.items() if k not in consumed and k != "meta"}
-    # Merge an existing "meta" object so that re-importing our own export does not nest it.
-    own = record.get("meta")
-    if own is None:
-        return extras
-    if not isinstance(own, dict):
-        raise loc.error(f"field 'meta' must be an object, got {_json_type(own)}", field="meta")
-    clash = sorted(extras.keys() & own.keys())
-    if clash:
-        field = clash[0]
-        raise loc.error(
-            f"field {field!r} is given both at the top level and in 'meta'", field=field
-        )
-    return own | extras
-
-
-def _clean(value: Any, loc: _Loc, path: str, depth: int) -> Any:
-    """Return a JSON-safe copy, or name the first value Postgres could not store."""
-    if depth > _MAX_DEPTH:
-        raise loc.error(f"field {path!r} is nested more than {_MAX_DEPTH} levels deep", field=path)
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise loc.error(
-                f"field {path!r} contains a NUL character (\\x00), which cannot be stored",
-                field=path,
-            )
-        return value
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):  # JSON and Postgres jsonb have no NaN or Infinity
-            raise loc.error(f"field {path!r} is {value}, which cannot be stored", field=path)
-        return value
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str) or "\x00" in key:
-                raise loc.error(f"field {path!r} has an unusable key {_short(key)}", field=path)
-            out[key] = _clean(item, loc, f"{path}.{key}" if path else key, depth + 1)
-        return out
-    if isinstance(value, list | tuple):
-        return [_clean(item, loc, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
-    # Parquet can hold typed values that JSON cannot; keep them as exact strings.
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise loc.error(
-        f"field {path!r} holds a {type(value).__name__} value, which cannot be stored as JSON",
-        field=path,
-    )
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    # Error messages echo uploaded values; keep them short so one cell cannot flood the page.
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _size(n: int) -> str:

@@ -14,6 +14,7 @@ class SeedSetOut(Schema):
     source_filename: str
     source_format: str
     seed_count: int
+    kinds: list[str]
     created_at: datetime
 
 
@@ -30,3 +31,21 @@ class SeedPage(Schema):
     page: int
     pages: int
     results: list[SeedOut]
+
+
+class SeedKindFieldOut(Schema):
+    name: str
+    description: str
+    required: bool
+    aliases: list[str]
+
+
+class SeedKindOut(Schema):
+    id: str
+    label: str
+    description: str
+    fields: list[SeedKindFieldOut]
+    payload: list[str]
+    payload_optional: list[str]
+    example: dict[str, Any]
+    detected_by: str

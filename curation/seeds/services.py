@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.seeds.models import Seed, SeedSet
-from curation.seeds.parsing import SeedImportError, detect_format, parse_seed_file
+from curation.seeds.parsing import ParsedSeed, SeedImportError, detect_format, parse_seed_file
 
 BATCH = 2000
 
@@ -24,10 +25,14 @@ def import_seed_set(
     data: bytes,
     filename: str = "",
     description: str = "",
+    kind: str | None = None,
+    mapping: Mapping[str, str] | None = None,
 ) -> SeedSet:
     """All or nothing: a file with one bad record imports no seeds at all.
 
-    Raises ServiceError with the line and field of the first problem.
+    `kind` reads every record as that kind instead of detecting it; `mapping` names, per
+    payload field, the uploaded column that holds it. Raises ServiceError with the line and
+    field of the first problem.
     """
     name = name.strip()
     if not name:
@@ -35,14 +40,20 @@ def import_seed_set(
     if SeedSet.objects.filter(project=project, name=name).exists():
         raise ServiceError(f"This project already has a seed set named {name!r}.")
     try:
-        parsed = parse_seed_file(data, max_bytes=settings.SEEDBED_MAX_UPLOAD_BYTES)
-        fmt = detect_format(data)
+        parsed = parse_seed_file(
+            data,
+            max_bytes=settings.SEEDBED_MAX_UPLOAD_BYTES,
+            kind=kind or None,
+            mapping=mapping,
+            filename=filename,
+        )
+        fmt = detect_format(data, filename, kind or None)
     except SeedImportError as exc:
         raise ServiceError(str(exc)) from exc
     if not parsed:
         raise ServiceError("The file holds no seeds.")
     try:
-        return _store(actor, project, name, description, filename, fmt, parsed)
+        return _store(actor, project, name, description, filename, fmt, parsed, dict(mapping or {}))
     except IntegrityError as exc:  # a concurrent import took the name
         raise ServiceError(f"This project already has a seed set named {name!r}.") from exc
 
@@ -55,8 +66,10 @@ def _store(
     description: str,
     filename: str,
     fmt: str,
-    parsed: list[Any],
+    parsed: list[ParsedSeed],
+    mapping: dict[str, str],
 ) -> SeedSet:
+    kinds = sorted({p.kind for p in parsed})
     seed_set = SeedSet.objects.create(
         project=project,
         name=name,
@@ -64,6 +77,7 @@ def _store(
         source_filename=filename[:255],
         source_format=fmt,
         seed_count=len(parsed),
+        kinds=kinds,
         created_by=actor,
     )
     for start in range(0, len(parsed), BATCH):
@@ -78,7 +92,14 @@ def _store(
         "seedset.import",
         seed_set,
         project=project,
-        after={"name": name, "seeds": len(parsed), "format": fmt, "filename": filename},
+        after={
+            "name": name,
+            "seeds": len(parsed),
+            "format": fmt,
+            "filename": filename,
+            "kinds": kinds,
+            "mapping": mapping,
+        },
     )
     return seed_set
 

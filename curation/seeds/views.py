@@ -14,6 +14,7 @@ from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.seeds import services
 from curation.seeds.forms import SeedUploadForm
+from curation.seeds.kinds import KINDS
 from curation.seeds.models import SeedSet
 
 PAGE_SIZE = 25
@@ -43,6 +44,8 @@ def upload(request: AuthedRequest, project_id: int) -> HttpResponse:
                         data=upload_file.read(),
                         filename=upload_file.name,
                         description=form.cleaned_data["description"],
+                        kind=form.cleaned_data["kind"],
+                        mapping=form.cleaned_data["mapping"],
                     )
                 except ServiceError as exc:
                     form.add_error(None, str(exc))
@@ -51,7 +54,8 @@ def upload(request: AuthedRequest, project_id: int) -> HttpResponse:
                         request, f"Imported {seed_set.seed_count} seeds into {seed_set.name}."
                     )
                     return redirect("seeds:detail", seed_set.pk)
-    return render(request, "seeds/upload.html", {"project": project, "form": form})
+    ctx = {"project": project, "form": form, "kinds": KINDS.values()}
+    return render(request, "seeds/upload.html", ctx)
 
 
 @login_required
