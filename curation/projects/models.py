@@ -126,6 +126,9 @@ class ModelEndpoint(models.Model):
     price_out_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
     timeout_s = models.FloatField(default=120.0)
     is_default = models.BooleanField(default=False)
+    # What "Test connection" found the endpoint can do (generation/capabilities.py):
+    # {"chat": true, "n": false, "logprobs": true, ..., "checked_at": "..."}; {} = never probed.
+    capabilities = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

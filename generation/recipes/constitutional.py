@@ -2,39 +2,38 @@
 
 SL-CAI: ① GEN a first response → ② SAMPLE a critique/revision principle, GEN critique →
 ③ GEN revision → ④ repeat with a fresh random principle (up to 4) → ⑤ FMT prompt → final
-revision, with the whole chain in the sample's metadata.
-RL-CAI: ⑥ GEN 2 responses; SAMPLE a comparison principle; JUDGE multiple choice (A)/(B);
-the soft label p(A) comes from normalised token logprobs; without logprobs a hard label;
-in chain-of-thought mode the probability is clamped to [0.4, 0.6]. → PAIR.
-The constitution is an editable prompt template (JSON) of the recipe: overriding it per
-project gives it a version like any other prompt.
+revision, the chain in metadata. RL-CAI: ⑥ GEN 2 responses; SAMPLE a comparison
+principle; PAIRJ multiple choice (A)/(B): p(A) from normalised token logprobs (soft
+label), else a hard label; chain-of-thought labels are clamped to [0.4, 0.6] → PAIR.
+The constitution is an editable prompt template (JSON), versioned like any other prompt.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
-import re
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from generation.llm import Completion
-from generation.recipes.base import (
-    Outcome,
+from generation.recipes.base import RecipeParams, SeedRow, Step
+from generation.recipes.kit import (
+    JUDGE,
+    POLICY,
+    Item,
+    Meta,
+    Need,
+    Out,
+    Piece,
     Recipe,
-    RecipeParams,
-    RunContext,
-    SampleDraft,
-    Skip,
-    Step,
+    Source,
+    fmt,
+    register,
 )
+from generation.recipes.kit.item import Drop
+from generation.recipes.kit.seeds import seed_prompt
 from generation.recipes.prompts import PromptError
-from generation.recipes.self_rewarding import seed_instruction
 
 COT_CLAMP = (0.4, 0.6)
-_ANSWER_RE = re.compile(r"answer\s*(?:is)?\s*[:=]?\s*\(?\s*([AB])\s*\)?", re.IGNORECASE)
 
 
 class Params(RecipeParams):
@@ -46,6 +45,9 @@ class Params(RecipeParams):
     pair_temperature: float = Field(1.0, ge=0.0, le=2.0, description="For the two RL responses.")
     label_mode: Literal["logprobs", "cot", "hard"] = Field(
         "logprobs", description="How to turn the comparison into p(A)."
+    )
+    swap_order: bool = Field(
+        False, description="Also ask with B first and average p(A) (cancels position bias)."
     )
     max_tokens: int = Field(768, ge=16, le=8192)
 
@@ -71,44 +73,35 @@ def parse_constitution(text: str) -> dict[str, Any]:
     return {"critiques": critiques, "comparisons": comparisons}
 
 
-def soft_label(completion: Completion) -> float | None:
-    """p(A) from the first answer token's logprobs, normalised over A and B."""
-    if not completion.logprobs or not completion.logprobs[0]:
-        return None
-    for token in completion.logprobs[0]:
-        options = dict(token.top) or {token.token: token.logprob}
-        options.setdefault(token.token, token.logprob)
-        a = [lp for t, lp in options.items() if t.strip(" ()").upper() == "A"]
-        b = [lp for t, lp in options.items() if t.strip(" ()").upper() == "B"]
-        if a or b:
-            pa = math.exp(max(a)) if a else 0.0
-            pb = math.exp(max(b)) if b else 0.0
-            return pa / (pa + pb) if pa + pb > 0 else None
-    return None
-
-
-def hard_label(text: str) -> float | None:
-    match = _ANSWER_RE.findall(text) or re.findall(r"^\s*\(?([AB])\)?", text)
-    if not match:
-        return None
-    return 1.0 if match[-1].upper() == "A" else 0.0
-
-
 def clamp(p: float, bounds: tuple[float, float] = COT_CLAMP) -> float:
     return min(max(p, bounds[0]), bounds[1])
 
 
-class ConstitutionalAI(Recipe):
-    id = "constitutional_ai"
-    name = "Constitutional AI"
-    entry = 18
-    output_kind = "sft+preference"
-    version = "1"
-    summary = (
-        "Critique and revise responses against sampled principles (SFT), and label "
-        "response pairs by principle with logprob soft labels (preference)."
+@register
+class ConstitutionalAI(Recipe[Params]):
+    meta = Meta(
+        "constitutional_ai",
+        "Constitutional AI",
+        entry=18,
+        version="2",
+        output="sft+preference",
+        section="preference",
+        summary="Critique and revise responses against sampled principles (SFT), and label "
+        "response pairs by principle with logprob soft labels (preference).",
+        inputs=frozenset({"instruction", "conversation", "text", "qa"}),
+        roles=(POLICY, JUDGE),
+        needs=(
+            Need(
+                "LP",
+                "soft labels from the (A)/(B) token logprobs",
+                "label_mode=hard (or cot): a label from the judge's text",
+                role="judge",
+                when=lambda p: p.mode != "sl" and p.label_mode == "logprobs",
+            ),
+        ),
+        yield_per_item=2.0,
     )
-    Params: ClassVar[type[RecipeParams]] = Params
+    Params = Params
     steps = (
         Step("GEN", "respond", "A first response to the (red-team) prompt."),
         Step("SAMPLE", "principle", "A critique/revision pair from the constitution."),
@@ -116,12 +109,13 @@ class ConstitutionalAI(Recipe):
         Step("GEN", "revision", "Revise the response; repeat with a fresh principle."),
         Step("FMT", "sft", "prompt → final revision, chain in metadata."),
         Step("GEN", "pair", "Two responses for the preference label."),
-        Step("JUDGE", "compare", "Multiple choice (A)/(B) under a comparison principle."),
+        Step("PAIRJ", "compare", "Multiple choice (A)/(B) under a comparison principle."),
         Step("PAIR", "soft_label", "p(A) from logprobs; CoT clamps to [0.4, 0.6]."),
     )
     deviations = (
-        "Principles and few-shot examples are ours (16 + 16 principles; 2 critique examples "
-        "instead of the paper's 5), written in the spirit of the published constitution.",
+        "Principles and few-shot examples are ours (16 + 16 principles; 2 examples each for "
+        "critique and revision, 1 for comparison, instead of the paper's 5), written in the "
+        "spirit of the published constitution.",
         "Comparisons use one sampled principle per pair, not an ensemble over principles.",
         "Responses come from the run's endpoint, not from a separately trained SL-CAI model.",
     )
@@ -131,169 +125,120 @@ class ConstitutionalAI(Recipe):
         if name == "constitution":
             parse_constitution(text)
 
-    async def run_slice(self, ctx: RunContext) -> None:
-        if not ctx.seeds:
-            raise ValueError("Constitutional AI needs a seed set of prompts.")
-        self.ctx = ctx
-        self.constitution = parse_constitution(ctx.prompts["constitution"].text)
-        per_item = 2.0 if ctx.params.mode == "both" else 1.0
-        if await ctx.process(
-            ((f"cai:{s.id}", s) for s in ctx.seeds), self._one, samples_per_item=per_item
-        ):
-            ctx.mark_exhausted()
+    async def setup(self, run: Any) -> None:
+        self.constitution = parse_constitution(run.prompts["constitution"].text)
 
-    async def _one(self, key: str, seed: Any) -> Outcome:
-        ctx = self.ctx
-        p: Params = ctx.params
-        rng = random.Random(f"{ctx.run_id}:{key}")
-        prompt = seed_instruction(seed.payload, seed.text)
-        drafts: list[SampleDraft] = []
-        if p.mode in ("both", "sl"):
-            drafts.append(await self._revise(key, seed.id, prompt, rng))
-        if p.mode in ("both", "rl"):
-            pair = await self._compare(key, seed.id, prompt, rng)
-            if isinstance(pair, Skip):
-                if not drafts:
-                    return pair
-                ctx.count_filtered(pair.reason)
-            else:
-                drafts.append(pair)
-        return drafts
+    def source(self, run: Any) -> Any:
+        return Source.per_seed("cai", run.seeds)
 
-    async def _revise(self, key: str, seed_id: int, prompt: str, rng: random.Random) -> SampleDraft:
-        ctx = self.ctx
-        p: Params = ctx.params
-        first = await ctx.llm.complete(
-            [{"role": "user", "content": ctx.prompts["respond"].render(prompt=prompt)}],
-            temperature=p.temperature,
-            max_tokens=p.max_tokens,
+    async def make(self, it: Item[Params]) -> Out:
+        seed: SeedRow = it.payload
+        it.use_seeds(seed)
+        prompt = seed_prompt(seed)
+        pieces: list[Piece] = []
+        if it.params.mode in ("both", "sl"):
+            pieces.append(await self.revise(it, prompt))
+        if it.params.mode in ("both", "rl"):
+            try:
+                pieces.append(await self.compare(it, prompt))
+            except Drop as drop:
+                if not pieces:
+                    raise
+                it.count(drop.reason)
+        return pieces
+
+    async def revise(self, it: Item[Params], prompt: str) -> Piece:
+        p = it.params
+        first = await it.gen(
+            "respond", prompt=prompt, temperature=p.temperature, max_tokens=p.max_tokens
         )
-        response = first.texts[0].strip()
+        response = first.text.strip()
+        it.check(bool(response), "empty_response")
         chain: list[dict[str, str]] = []
-        tin, tout = first.tokens_in, first.tokens_out
-        for _ in range(p.n_revisions):
-            principle = rng.choice(self.constitution["critiques"])
-            critique = await ctx.llm.complete(
-                [
-                    {
-                        "role": "user",
-                        "content": ctx.prompts["critique"].render(
-                            prompt=prompt, response=response, critique_request=principle["critique"]
-                        ),
-                    }
-                ],
+        for principle in await it.sample(
+            _repeat(self.constitution["critiques"], p.n_revisions, it), p.n_revisions
+        ):
+            critique = await it.gen(
+                "critique",
+                prompt=prompt,
+                response=response,
+                critique_request=principle["critique"],
                 temperature=0.0,
                 max_tokens=p.max_tokens,
             )
-            revision = await ctx.llm.complete(
-                [
-                    {
-                        "role": "user",
-                        "content": ctx.prompts["revision"].render(
-                            prompt=prompt,
-                            response=response,
-                            critique_request=principle["critique"],
-                            critique=critique.texts[0].strip(),
-                            revision_request=principle["revision"],
-                        ),
-                    }
-                ],
+            revision = await it.gen(
+                "revision",
+                prompt=prompt,
+                response=response,
+                critique_request=principle["critique"],
+                critique=critique.text.strip(),
+                revision_request=principle["revision"],
                 temperature=0.0,
                 max_tokens=p.max_tokens,
             )
-            tin += critique.tokens_in + revision.tokens_in
-            tout += critique.tokens_out + revision.tokens_out
             chain.append(
                 {
                     "critique_request": principle["critique"],
-                    "critique": critique.texts[0].strip(),
+                    "critique": critique.text.strip(),
                     "revision_request": principle["revision"],
-                    "revision": revision.texts[0].strip() or response,
+                    "revision": revision.text.strip() or response,
                 }
             )
             response = chain[-1]["revision"]
-        return SampleDraft(
-            work_key=f"{key}:sl",
-            kind="sft",
-            messages=[
-                {"role": "user", "content": prompt},
-                {"role": "assistant", "content": response},
-            ],
-            step="revision",
-            prompt_version=ctx.prompts["revision"].version,
-            model=ctx.model,
-            seed_ids=[seed_id],
-            extra={
-                "initial_response": first.texts[0],
-                "chain": chain,
-                "constitution_version": ctx.prompts["constitution"].version,
-            },
-            tokens_in=tin,
-            tokens_out=tout,
-        )
+        extra = {
+            "initial_response": first.text,
+            "chain": chain,
+            "constitution_version": it.host.prompts["constitution"].version,
+        }
+        return fmt.sft(prompt, response, suffix="sl", step="revision", extra=extra)
 
-    async def _compare(
-        self, key: str, seed_id: int, prompt: str, rng: random.Random
-    ) -> SampleDraft | Skip:
-        ctx = self.ctx
-        p: Params = ctx.params
-        pair = await ctx.llm.complete(
-            [{"role": "user", "content": ctx.prompts["respond"].render(prompt=prompt)}],
-            n=2,
-            temperature=p.pair_temperature,
-            max_tokens=p.max_tokens,
+    async def compare(self, it: Item[Params], prompt: str) -> Piece:
+        p = it.params
+        pair = await it.gen(
+            "respond", prompt=prompt, n=2, temperature=p.pair_temperature, max_tokens=p.max_tokens
         )
         a, b = (t.strip() for t in pair.texts[:2])
-        if a == b:
-            return Skip(key, "filtered", "identical_responses")
-        principle = rng.choice(self.constitution["comparisons"])
+        it.check(a != b, "identical_responses")
+        (principle,) = await it.sample(self.constitution["comparisons"], 1)
         cot = p.label_mode == "cot"
-        template = ctx.prompts["compare_cot" if cot else "compare"]
-        text = template.render(prompt=prompt, principle=principle, response_a=a, response_b=b)
-        judged = await ctx.judge_llm.complete(
-            [{"role": "user", "content": text}],
-            purpose="judge",
-            temperature=0.0,
-            max_tokens=512 if cot else 2,
+        verdict = await it.pairj(
+            "compare_cot" if cot else "compare",
+            a,
+            b,
+            swap=p.swap_order,
             logprobs=p.label_mode == "logprobs",
-            top_logprobs=5 if p.label_mode == "logprobs" else None,
-            model=ctx.judge_model or None,
+            prompt=prompt,
+            principle=principle,
+            max_tokens=512 if cot else 2,
         )
-        p_a: float | None = None
-        label_source: str = p.label_mode
-        if p.label_mode == "logprobs":
-            p_a = soft_label(judged)
-            if p_a is None:
-                label_source = "hard (no logprobs from the endpoint)"
-        if p_a is None:
-            p_a = hard_label(judged.texts[0])
-        if p_a is None:
-            return Skip(key, "filtered", "unparsable_label", judged.texts[0][:500])
-        if cot:
-            p_a = clamp(p_a)
-        if p_a == 0.5:
-            return Skip(key, "filtered", "tie")
+        it.check(verdict.p_a is not None, "unparsable_label")
+        p_a = clamp(verdict.p_a) if cot else verdict.p_a  # type: ignore[arg-type]
+        it.check(p_a != 0.5, "tie")
         chosen, rejected = (a, b) if p_a > 0.5 else (b, a)
-        return SampleDraft(
-            work_key=f"{key}:rl",
-            kind="preference",
-            messages=[{"role": "user", "content": prompt}],
-            chosen=[{"role": "assistant", "content": chosen}],
-            rejected=[{"role": "assistant", "content": rejected}],
+        source = p.label_mode
+        if p.label_mode == "logprobs" and verdict.label_source != "logprobs":
+            source = "hard (no logprobs from the endpoint)"
+        return fmt.dpo(
+            prompt,
+            chosen,
+            rejected,
+            suffix="rl",
             step="soft_label",
-            prompt_version=template.version,
-            model=ctx.model,
-            seed_ids=[seed_id],
+            prompt_version=verdict.version,
+            judge_score=max(p_a, 1 - p_a),
             extra={
                 "source": "ai_judge:constitutional_ai",
                 "p_a": p_a,
                 "p_chosen": max(p_a, 1 - p_a),
-                "label_mode": label_source,
+                "p_a_orders": verdict.orders,
+                "label_mode": source,
                 "principle": principle,
-                "judge_output": judged.texts[0][:2000],
-                "constitution_version": ctx.prompts["constitution"].version,
+                "judge_output": "\n---\n".join(verdict.raw)[:2000],
+                "constitution_version": it.host.prompts["constitution"].version,
             },
-            tokens_in=pair.tokens_in + judged.tokens_in,
-            tokens_out=pair.tokens_out + judged.tokens_out,
-            judge_score=max(p_a, 1 - p_a),
         )
+
+
+def _repeat(principles: list[Any], n: int, it: Item[Any]) -> list[Any]:
+    """Enough principles to draw n (a fresh one each round; repeats once the list runs out)."""
+    return principles * (1 + n // max(1, len(principles)))

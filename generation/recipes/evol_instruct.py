@@ -1,36 +1,40 @@
 """Evol-Instruct / WizardLM (METHODS.md #11): operator-based rewriting with elimination.
 
-Each round, every instruction in the pool is evolved once: ① pick one operator uniformly
+Every instruction in the pool is evolved once per round: ① pick one operator uniformly
 from 5 in-depth {add constraints, deepening, concretizing, increase reasoning steps,
 complicate input} and 1 in-breadth {mutation} → ② GEN the rewrite → ③ GEN its response →
-④ elimination → ⑤ a success joins the next round's pool; a failure puts its parent back
-into the next round's pool. M = 4 rounds. Lineage: parent, operator and round per sample.
+④ elimination → ⑤ a success spawns its own evolution in the next round; a failure
+re-queues its parent there instead. M = 4 rounds. Lineage: parent, operator and round.
 """
 
 from __future__ import annotations
 
-import random
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from generation.recipes.base import (
-    Outcome,
-    Recipe,
-    RecipeParams,
-    RunContext,
-    SampleDraft,
-    Skip,
-    Step,
-)
-from generation.recipes.dedup_step import EmbeddingDedup
-from generation.recipes.self_rewarding import seed_instruction
+from generation.recipes.base import RecipeParams, SeedRow, Step, content_key
+from generation.recipes.kit import JUDGE, POLICY, Item, Meta, Out, Recipe, Source, fmt, register
+from generation.recipes.kit.item import Drop
+from generation.recipes.kit.seeds import seed_prompt
 
 DEPTH_OPS = ("add_constraints", "deepening", "concretizing", "reasoning", "complicate_input")
 BREADTH_OPS = ("mutation",)
 OPERATORS = DEPTH_OPS + BREADTH_OPS
-FORBIDDEN = ("#the given prompt#", "#rewritten prompt#", "given prompt", "rewritten prompt")
+# Rule (d): the reference's template words, and the words of Seedbed's own evolve prompts.
+BANNED = (
+    "#the given prompt#",
+    "#rewritten prompt#",
+    "#created prompt#",
+    "given prompt",
+    "rewritten prompt",
+    "created prompt",
+    "rewritten version",
+    "original prompt",
+    "new prompt",
+    "rewritten prompt only",
+)
 STOP_WORDS = frozenset(
     "a an and are as at be but by for from has have i if in into is it its me my no not of "
     "on or our so such that the their then there these they this to was we were what when "
@@ -40,12 +44,16 @@ STOP_WORDS = frozenset(
 
 class Params(RecipeParams):
     rounds: int = Field(4, ge=1, le=10, description="Evolution rounds (M).")
-    evolve_temperature: float = Field(1.0, ge=0.0, le=2.0)
-    response_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    temperature: float = Field(1.0, ge=0.0, le=2.0, description="Evolve and respond (reference).")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Evolve and respond (reference).")
     equality_check: bool = Field(
         True, description="Rule (a): drop rewrites with no information gain."
     )
-    max_tokens: int = Field(1024, ge=16, le=8192)
+    banned_phrases: list[str] = Field(
+        default_factory=lambda: list(BANNED),
+        description="Rule (d): a rewrite containing any of these (case-insensitive) is dropped.",
+    )
+    max_tokens: int = Field(2048, ge=16, le=8192)
     dedup_e: Literal["off", "flag", "drop"] = Field(
         "off",
         description="DEDUP-E: compare each evolved instruction with the run's pool (local "
@@ -54,10 +62,12 @@ class Params(RecipeParams):
     dedup_e_threshold: float = Field(0.95, gt=0.0, le=1.0, description="Cosine for DEDUP-E.")
 
 
-def eliminate(instruction: str, response: str | None) -> str | None:
+def eliminate(
+    instruction: str, response: str | None, banned: list[str] | None = None
+) -> str | None:
     """Rules (b)-(d): the reason a rewrite is eliminated, or None. Rule (a) needs the LLM."""
     lowered = instruction.lower()
-    if not instruction.strip() or any(f in lowered for f in FORBIDDEN):
+    if not instruction.strip() or any(b.lower() in lowered for b in banned or BANNED if b):
         return "copied_template_words"
     if response is None:
         return None
@@ -69,158 +79,130 @@ def eliminate(instruction: str, response: str | None) -> str | None:
     return None
 
 
-class EvolInstruct(Recipe):
-    id = "evol_instruct"
-    name = "Evol-Instruct"
-    entry = 11
-    output_kind = "sft"
-    version = "1"
-    summary = "Evolve instructions round by round with 5 in-depth and 1 in-breadth operators."
-    Params: ClassVar[type[RecipeParams]] = Params
+def equality(text: str) -> bool | None:
+    """Rule (a)'s verdict: True (equal: no gain), False, or None when it does not parse."""
+    said = text.strip().lower().strip(" .\"'*")
+    if said.startswith("not equal"):
+        return False
+    if said.startswith("equal"):
+        return True
+    return None
+
+
+@register
+class EvolInstruct(Recipe[Params]):
+    meta = Meta(
+        "evol_instruct",
+        "Evol-Instruct",
+        entry=11,
+        version="2",
+        output="sft",
+        section="evolution",
+        summary="Evolve instructions round by round with 5 in-depth and 1 in-breadth operators.",
+        inputs=frozenset({"instruction", "conversation", "text", "qa"}),
+        roles=(POLICY, JUDGE),
+    )
+    Params = Params
     steps = (
         Step("SAMPLE", "operator", "One of 6 operators, uniformly."),
         Step("GEN", "evolve", "Rewrite the instruction (adds 10-20 words)."),
         Step("CHECK", "template_words", "Rule (d): no copied template words."),
         Step("GEN", "respond", "Answer the evolved instruction."),
         Step("CHECK", "elimination", "Rules (b), (c): short 'sorry', stop-words only."),
-        Step("JUDGE", "equal", "Rule (a): no information gain vs the parent."),
+        Step("JUDGE", "equal", "Rule (a): no information gain vs the parent; unparsable drops."),
         Step("DEDUP-E", "near_copy", "Optional: cosine vs the run's pool; drop or flag."),
         Step("FMT", "sft", "instruction → response, with parent, operator and round."),
     )
     deviations = (
         "All five in-depth operators are wired (the public script wires four).",
-        "Prompt wording is ours; operator definitions follow the paper.",
-        "Temperatures are configurable defaults (evolve 1.0, respond 0.7), not published values.",
+        "Prompt wording is ours; operator definitions follow the paper. Rule (d) bans the "
+        "reference's template words and those of our own prompts.",
+        "Rounds overlap: an instruction's next evolution starts as soon as it succeeds "
+        "(lower rounds first), instead of waiting for the whole round.",
         "DEDUP-E (off by default; not in the paper): an embedding near-copy check whose drops "
         "count as eliminations.",
     )
 
-    async def run_slice(self, ctx: RunContext) -> None:
-        if not ctx.seeds:
-            raise ValueError("Evol-Instruct needs a seed set of instructions.")
-        self.ctx = ctx
-        p: Params = ctx.params
-        self.dedup: EmbeddingDedup | None = None
+    async def setup(self, run: Any) -> None:
+        p: Params = run.params
         if p.dedup_e != "off":
-            self.dedup = EmbeddingDedup(p.dedup_e_threshold)
-            pool = await ctx.samples_of_run()
-            await self.dedup.seed(
-                [f"p{s['id']}" for s in pool], [s["extra"].get("instruction", "") for s in pool]
-            )
-        while not ctx.should_stop():
-            r = int(ctx.state.get("round", 0))
-            if r >= p.rounds:
-                ctx.mark_exhausted()
-                return
-            parents = await self._pool(r)
-            finished = await ctx.process(
-                ((f"ev:r{r}:{ref}", (r, ref, text, seeds)) for ref, text, seeds in parents),
-                self._one,
-            )
-            if not finished:
-                return  # out of time or target reached: the next slice resumes this round
-            ctx.state["round"] = r + 1
-            await ctx.commit([])
+            await run.embedding_pool("instructions", p.dedup_e_threshold, [], [])
 
-    async def _pool(self, r: int) -> list[tuple[str, str, list[int]]]:
-        """Round r's parents: the seeds, or round r-1's successes plus its failed parents."""
-        if r == 0:
-            return [
-                (f"s{s.id}", seed_instruction(s.payload, s.text), [s.id]) for s in self.ctx.seeds
-            ]
-        prev = await self.ctx.samples_of_run(extra__round=r - 1)
-        parents = [(f"p{s['id']}", s["extra"]["instruction"], s["seed_ids"]) for s in prev]
-        for item in await self.ctx.skips_of_run(f"ev:r{r - 1}:"):
-            d = item["detail"]
-            parents.append((d["parent_ref"], d["parent_instruction"], d["seed_ids"]))
-        return parents
+    def source(self, run: Any) -> Any:
+        return Source.per_seed("ev:r0", run.seeds)
 
-    async def _one(self, key: str, item: tuple[int, str, str, list[int]]) -> Outcome:
-        ctx = self.ctx
-        p: Params = ctx.params
-        r, ref, parent_text, root_seeds = item
-        op = random.Random(f"{ctx.run_id}:{key}").choice(OPERATORS)
-        if op in DEPTH_OPS:
-            method = ctx.prompts[f"op_{op}"].render().strip()
-            text = ctx.prompts["depth_common"].render(method=method, instruction=parent_text)
+    async def make(self, it: Item[Params]) -> Out:
+        if isinstance(it.payload, SeedRow):
+            it.use_seeds(it.payload)
+            r, parent, parent_key = 0, seed_prompt(it.payload), None
+            seeds = [it.payload.id]
         else:
-            text = ctx.prompts["breadth"].render(instruction=parent_text)
-        evolved = await ctx.llm.complete(
-            [{"role": "user", "content": text}],
-            temperature=p.evolve_temperature,
-            max_tokens=p.max_tokens,
+            r, parent = it.payload["round"], it.payload["parent_instruction"]
+            parent_key, seeds = it.payload["parent_key"], it.payload["seed_ids"]
+            it.seed_ids = list(seeds)
+        op = it.rng.choice(OPERATORS)
+        carry = {"op": op, "round": r, "parent_key": parent_key, "parent_instruction": parent}
+        try:
+            instruction, response, extra = await self.evolve(it, op, parent)
+        except Drop:
+            await self.next_round(it, r, parent, parent_key, seeds)  # the parent goes again
+            raise
+        await self.next_round(it, r, instruction, it.key, seeds)
+        return fmt.sft(
+            instruction,
+            response,
+            step=f"evolve:{op}",
+            parent_key=parent_key,
+            extra={**carry, **extra, "instruction": instruction},
         )
-        instruction = evolved.texts[0].strip()
-        carry = {
-            "parent_ref": ref,
-            "parent_instruction": parent_text,
-            "op": op,
-            "round": r,
-            "seed_ids": root_seeds,
-        }
-        reason = eliminate(instruction, None)
-        if reason:
-            return Skip(key, "filtered", reason, detail=_detail(carry))
-        answer = await ctx.llm.complete(
-            [{"role": "user", "content": ctx.prompts["respond"].render(instruction=instruction)}],
-            temperature=p.response_temperature,
-            max_tokens=p.max_tokens,
-        )
-        response = answer.texts[0].strip()
-        reason = eliminate(instruction, response)
-        if reason is None and p.equality_check:
-            verdict = await ctx.judge_llm.complete(
-                [
-                    {
-                        "role": "user",
-                        "content": ctx.prompts["equal"].render(
-                            first=parent_text, second=instruction
-                        ),
-                    }
-                ],
-                purpose="judge",
+
+    async def evolve(
+        self, it: Item[Params], op: str, parent: str
+    ) -> tuple[str, str, dict[str, Any]]:
+        p = it.params
+        sampling = {"temperature": p.temperature, "top_p": p.top_p, "max_tokens": p.max_tokens}
+        if op in DEPTH_OPS:
+            method = it.host.prompts[f"op_{op}"].render().strip()
+            evolved = await it.gen("depth_common", method=method, instruction=parent, **sampling)
+        else:
+            evolved = await it.gen("breadth", instruction=parent, **sampling)
+        instruction = evolved.text.strip()
+        reason = eliminate(instruction, None, p.banned_phrases)
+        it.check(reason is None, reason or "", instruction[:500])
+        answer = await it.gen("respond", instruction=instruction, **sampling)
+        response = answer.text.strip()
+        reason = eliminate(instruction, response, p.banned_phrases)
+        it.check(reason is None, reason or "")
+        if p.equality_check:
+            verdict = await it.gen(
+                "equal",
+                role="judge",
+                first=parent,
+                second=instruction,
                 temperature=0.0,
                 max_tokens=8,
-                model=ctx.judge_model or None,
             )
-            said = verdict.texts[0].strip().lower()
-            if said.startswith("equal"):
-                reason = "no_information_gain"
-        if reason:
-            return Skip(key, "filtered", reason, detail=_detail(carry))
-        extra: dict[str, Any] = {**carry, "instruction": instruction}
-        if self.dedup is not None:
-            near = await self.dedup.admit(key, instruction)
-            if near.duplicate and p.dedup_e == "drop":
-                return Skip(key, "filtered", "near_duplicate", detail=_detail(carry))
-            if near.duplicate:
-                extra["dedup_e"] = {"nearest": near.nearest, "cosine": near.similarity}
-        parent_id = int(ref[1:]) if ref.startswith("p") else None
-        return [
-            SampleDraft(
-                work_key=key,
-                kind="sft",
-                messages=[
-                    {"role": "user", "content": instruction},
-                    {"role": "assistant", "content": response},
-                ],
-                step=f"evolve:{op}",
-                prompt_version=(
-                    ctx.prompts[f"op_{op}"].version
-                    if op in DEPTH_OPS
-                    else ctx.prompts["breadth"].version
-                ),
-                model=ctx.model,
-                seed_ids=root_seeds,
-                parent_id=parent_id,
-                extra=extra,
-                tokens_in=evolved.tokens_in + answer.tokens_in,
-                tokens_out=evolved.tokens_out + answer.tokens_out,
+            same = equality(verdict.text)
+            it.check(same is not None, "unparsable_equality")
+            it.check(not same, "no_information_gain")
+        extra: dict[str, Any] = {}
+        if p.dedup_e != "off":
+            near = await it.dedup_e("instructions", instruction)
+            it.check(near.novel or p.dedup_e != "drop", "near_duplicate")
+            if not near.novel:
+                extra["dedup_e"] = {"nearest": near.nearest, "cosine": near.score}
+        return instruction, response, extra
+
+    async def next_round(
+        self, it: Item[Params], r: int, text: str, parent_key: str | None, seeds: list[int]
+    ) -> None:
+        if r + 1 < it.params.rounds:
+            payload = {
+                "round": r + 1,
+                "parent_instruction": text,
+                "parent_key": parent_key,
+                "seed_ids": seeds,
+            }
+            await it.spawn(
+                f"ev:r{r + 1}:{content_key(it.key)}", payload, lane="evolve", priority=r + 1
             )
-        ]
-
-
-def _detail(carry: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(carry, ensure_ascii=False)

@@ -61,6 +61,14 @@ def builtin_templates(recipe_id: str) -> dict[str, PromptTemplate]:
     }
 
 
+def builtin_version(recipe_id: str, name: str, version: int) -> PromptTemplate:
+    """One exact version of a template file, for runs that pinned it."""
+    path = PROMPT_DIR / recipe_id / f"{name}.v{version}.txt"
+    if not path.is_file():
+        raise PromptError(f"{recipe_id}/{name}: version {version} does not exist")
+    return PromptTemplate(recipe_id, name, f"builtin:v{version}", path.read_text(encoding="utf-8"))
+
+
 def validate_override(base: PromptTemplate, text: str) -> None:
     """An override must keep to the placeholders the recipe fills in."""
     unknown = frozenset(_VAR_RE.findall(text)) - base.variables

@@ -1,39 +1,46 @@
 """Self-Rewarding Language Models (METHODS.md #19), one round with a fixed model.
 
-① GEN a new prompt from 8 seed examples → ② GEN×4 responses (T 0.7, top-p 0.9) →
-③ JUDGE each with the additive 5-point rubric, 3 judge samples averaged; unparsable
-judgements dropped → ④ PAIR the best against the worst, ties dropped → ⑤ FMT DPO.
-The self-improvement loop needs DPO training between rounds; that is outside the app
-(a new round is a new run against the newly trained endpoint).
+① SAMPLE 8 seed prompts → ② GEN a new prompt (Self-Instruct-style filters: not a copy of a
+seed or of an earlier prompt) → ③ GEN×4 responses (T 0.7, top-p 0.9) → ④ JUDGE each with
+the additive 5-point rubric, 3 samples averaged; unparsable judgements dropped → ⑤ PAIR
+best vs worst, ties dropped → ⑥ FMT DPO. The self-improvement loop needs DPO training
+between rounds: a new round is a new run against the newly trained endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import Iterable
-from typing import Any, ClassVar
+import re
+from typing import Any
 
 from pydantic import Field
 
-from generation.judge import ADDITIVE_RUBRIC, judge_response
-from generation.recipes.base import (
-    JudgementDraft,
-    Outcome,
+from generation.recipes.base import RecipeParams, SeedRow, Step
+from generation.recipes.kit import (
+    JUDGE,
+    POLICY,
+    Item,
+    Meta,
+    Need,
+    Out,
     Recipe,
-    RecipeParams,
-    RunContext,
-    SampleDraft,
-    Skip,
-    Step,
+    Source,
+    fmt,
+    register,
 )
+from generation.recipes.kit.seeds import seed_prompt
+
+PROMPT_KINDS = frozenset({"instruction", "conversation", "text", "qa"})
 
 
 class Params(RecipeParams):
     generate_prompts: bool = Field(
-        True, description="Step ①: write new prompts from seed examples (else use the seeds)."
+        True, description="Step ②: write new prompts from seed examples (else use the seeds)."
     )
-    few_shot: int = Field(8, ge=1, le=32, description="Seed examples shown per new prompt.")
+    few_shot: int = Field(8, ge=1, le=32, description="Seed prompts shown per new prompt.")
+    novelty_threshold: float = Field(
+        0.7, gt=0.0, le=1.0, description="New prompts with ROUGE-L above this vs the pool drop."
+    )
     n_responses: int = Field(4, ge=2, le=16, description="Responses per prompt (N).")
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
@@ -49,37 +56,36 @@ def pick_pair(scores: list[float | None]) -> tuple[int, int] | None:
         return None
     best = max(judged, key=lambda p: (p[0], -p[1]))
     worst = min(judged, key=lambda p: (p[0], p[1]))
-    if best[0] == worst[0]:
-        return None
-    return best[1], worst[1]
+    return None if best[0] == worst[0] else (best[1], worst[1])
 
 
-def seed_instruction(payload: dict[str, Any], text: str) -> str:
-    """The prompt a seed stands for: its instruction and first input, or its first user turn."""
-    if "instruction" in payload:
-        first = (payload.get("instances") or [{}])[0]
-        extra = first.get("input") or ""
-        return f"{payload['instruction']}\n\n{extra}".strip()
-    for m in payload.get("messages", []):
-        if m.get("role") == "user" and m.get("content"):
-            return str(m["content"])
-    return text
+def first_task(text: str) -> str:
+    """The new prompt: up to the closing tag or the next task, without the tags."""
+    text = re.split(r"</task>|<task>", text, maxsplit=1)[0]
+    return text.strip()
 
 
-class SelfRewarding(Recipe):
-    id = "self_rewarding"
-    name = "Self-Rewarding"
-    entry = 19
-    output_kind = "preference"
-    version = "1"
-    summary = (
-        "One model writes prompts, answers them N times, judges its answers and pairs best "
-        "vs worst."
+@register
+class SelfRewarding(Recipe[Params]):
+    meta = Meta(
+        "self_rewarding",
+        "Self-Rewarding",
+        entry=19,
+        version="2",
+        output="preference",
+        section="preference",
+        summary="One model writes prompts, answers them N times, judges its answers and "
+        "pairs best vs worst.",
+        inputs=PROMPT_KINDS,
+        roles=(POLICY, JUDGE),
+        needs=(Need("N", "4 responses per prompt", "single requests in parallel (automatic)"),),
     )
-    Params: ClassVar[type[RecipeParams]] = Params
+    Params = Params
+    shared_prompts = ("additive_5pt",)
     steps = (
-        Step("SAMPLE", "examples", "Draw few-shot examples from the seed set."),
-        Step("GEN", "new_prompt", "Write a new prompt from the examples."),
+        Step("SAMPLE", "examples", "8 seed prompts as demonstrations."),
+        Step("GEN", "new_prompt", "Write a new prompt from them."),
+        Step("DEDUP-L", "novelty", "ROUGE-L ≤ 0.7 against the seeds and earlier prompts."),
         Step("GEN", "respond", "N responses at temperature 0.7, top-p 0.9."),
         Step("JUDGE", "additive_5pt", "Score each response 0-5, 3 samples averaged."),
         Step("PAIR", "best_vs_worst", "Highest against lowest score; ties dropped."),
@@ -87,51 +93,43 @@ class SelfRewarding(Recipe):
     )
     deviations = (
         "The judge prompt's wording is ours; its five additive criteria follow the paper.",
+        "New prompts: the paper's shape (8 sampled seed prompts as task demonstrations); the "
+        "wording is ours. The novelty filter (ROUGE-L ≤ 0.7, no copies of seeds or earlier "
+        "prompts) is Self-Instruct's, added by Seedbed; the paper does not specify one.",
         "Only one round: the DPO training between rounds happens outside Seedbed.",
     )
 
-    async def run_slice(self, ctx: RunContext) -> None:
-        p: Params = ctx.params
-        if not ctx.seeds:
-            raise ValueError("Self-Rewarding needs a seed set.")
-        self.ctx = ctx
-        if p.generate_prompts:
-            # Deterministic item numbers: item k always means the same slot, so a resumed
-            # run skips the stored ones. The bound only stops a run that filters everything.
-            limit = 20 * ctx.target + 100
-            items: Iterable[tuple[str, Any]] = ((f"sr:{k}", k) for k in range(limit))
-        else:
-            items = ((f"sr:seed:{s.id}", s) for s in ctx.seeds)
-        if await ctx.process(items, self._one):
-            ctx.mark_exhausted()
+    async def setup(self, run: Any) -> None:
+        run.rouge_pool("prompts", run.params.novelty_threshold, [seed_prompt(s) for s in run.seeds])
 
-    async def _one(self, key: str, item: Any) -> Outcome:
-        ctx = self.ctx
-        p: Params = ctx.params
-        if isinstance(item, int):
-            rng = random.Random(f"{ctx.run_id}:{item}")
-            examples = rng.sample(ctx.seeds, min(p.few_shot, len(ctx.seeds)))
-            shown = "\n\n".join(
-                f"Task {i}: {seed_instruction(s.payload, s.text)}"
-                for i, s in enumerate(examples, 1)
-            )
-            made = await ctx.llm.complete(
-                [{"role": "user", "content": ctx.prompts["new_prompt"].render(examples=shown)}],
+    def source(self, run: Any) -> Any:
+        if run.params.generate_prompts:
+            return Source.numbered("sr")
+        return Source.per_seed("sr:seed", run.seeds)
+
+    async def make(self, it: Item[Params]) -> Out:
+        p = it.params
+        if isinstance(it.payload, SeedRow):
+            it.use_seeds(it.payload)
+            prompt = seed_prompt(it.payload)
+        else:
+            shown = await it.sample(it.seeds, p.few_shot)
+            examples = "\n".join(f"<task>{seed_prompt(s)}</task>" for s in shown)
+            made = await it.gen(
+                "new_prompt",
+                examples=examples,
                 temperature=p.temperature,
                 top_p=p.top_p,
                 max_tokens=512,
+                stop=["</task>"],
             )
-            prompt = made.texts[0].strip()
-            seed_ids = [s.id for s in examples]
-            tokens = (made.tokens_in, made.tokens_out)
-        else:
-            prompt = seed_instruction(item.payload, item.text)
-            seed_ids = [item.id]
-            tokens = (0, 0)
-        if not prompt:
-            return Skip(key, "filtered", "empty_prompt")
-        answers = await ctx.llm.complete(
-            [{"role": "user", "content": ctx.prompts["respond"].render(prompt=prompt)}],
+            prompt = first_task(made.text)
+            it.check(bool(prompt) and not made.truncated, "empty_prompt")
+            novelty = await it.dedup_l("prompts", prompt)
+            it.check(novelty.novel, "copies_seed_or_prompt", f"ROUGE-L {novelty.score}")
+        answers = await it.gen(
+            "respond",
+            prompt=prompt,
             n=p.n_responses,
             temperature=p.temperature,
             top_p=p.top_p,
@@ -139,54 +137,38 @@ class SelfRewarding(Recipe):
         )
         judged = await asyncio.gather(
             *(
-                judge_response(
-                    ctx.judge_llm,
-                    prompt,
-                    text,
+                it.judge(
+                    "additive_5pt",
+                    prompt=prompt,
+                    response=text,
                     samples=p.judge_samples,
                     temperature=p.judge_temperature,
-                    model=ctx.judge_model or None,
                 )
                 for text in answers.texts
             )
         )
-        pair = pick_pair([j.score for j in judged])
+        scores = [j.score for j in judged]
+        pair = pick_pair(scores)
         if pair is None:
-            reason = "tie" if sum(j.score is not None for j in judged) >= 2 else "unjudgeable"
-            return Skip(key, "filtered", reason)
-        best, worst = pair
-        return [
-            SampleDraft(
-                work_key=key,
-                kind="preference",
-                messages=[{"role": "user", "content": prompt}],
-                chosen=[{"role": "assistant", "content": answers.texts[best]}],
-                rejected=[{"role": "assistant", "content": answers.texts[worst]}],
-                step="best_vs_worst",
-                prompt_version=ctx.prompts["respond"].version,
-                model=ctx.model,
-                seed_ids=seed_ids,
-                extra={
-                    "source": "ai_judge:self_rewarding",
-                    "scores": [j.score for j in judged],
-                    "chosen_score": judged[best].score,
-                    "rejected_score": judged[worst].score,
-                    "judge_samples": [j.scores for j in judged],
-                    "new_prompt_version": ctx.prompts["new_prompt"].version,
-                },
-                tokens_in=tokens[0] + answers.tokens_in,
-                tokens_out=tokens[1] + answers.tokens_out,
-                judge_score=judged[best].score,
-                judgements=[
-                    JudgementDraft(
-                        ctx.judge_model,
-                        ADDITIVE_RUBRIC,
-                        j.rubric_version,
-                        j.score,
-                        f"{role} response: {j.rationale}"[:4000],
-                        "\n---\n".join(j.raw),
-                    )
-                    for role, j in (("chosen", judged[best]), ("rejected", judged[worst]))
-                ],
-            )
-        ]
+            it.check(sum(s is not None for s in scores) >= 2, "unjudgeable")
+            it.check(False, "tie")
+        best, worst = pair  # type: ignore[misc]
+        return fmt.dpo(
+            prompt,
+            answers.texts[best],
+            answers.texts[worst],
+            step="best_vs_worst",
+            prompt_version=answers.version,
+            judge_score=scores[best],
+            judgements=[
+                fmt.judgement("chosen", judged[best]),
+                fmt.judgement("rejected", judged[worst]),
+            ],
+            extra={
+                "source": "ai_judge:self_rewarding",
+                "scores": scores,
+                "chosen_score": scores[best],
+                "rejected_score": scores[worst],
+                "judge_samples": [j.scores for j in judged],
+            },
+        )

@@ -1,25 +1,24 @@
 """The run driver: one bounded slice of a run, an asyncio loop inside a Celery task.
 
-A slice takes the run's lease, loads what the recipe needs, keeps the endpoint's
-concurrency full with the recipe's work, and commits finished work every half second
-in one transaction with the run's cursor. After about SEEDBED_RUN_SLICE_SECONDS it
-stops starting work, lets what is in flight finish (briefly), releases the lease and
-asks to be re-enqueued. Pause and cancel are seen at the next commit.
+A slice takes the run's lease, loads the recipe, its pinned prompts, the role endpoints
+and the run's open work, runs items (generation/runs/items.py) with the endpoint's
+concurrency full, and commits what finished, the journals of what did not, new spawned
+work and pool entries every half second in one transaction with the run's cursor. After
+about SEEDBED_RUN_SLICE_SECONDS it stops starting items, lets what is in flight finish
+(for SEEDBED_RUN_GRACE_SECONDS), saves the journals of the rest, and asks to be re-enqueued.
 
-Work keys make re-running safe: a stored sample or skip is never redone, and work that
-was in flight when a worker died is simply done again by the next slice.
+A run also ends by itself: as failed when it is futile (N finished items in a row made
+nothing, default max(200, 5 x target)), naming the top filter reasons.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,18 +30,25 @@ from django.db import close_old_connections, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from curation.projects.models import ModelEndpoint
 from generation.llm import CallRecord, EndpointConfig, LLMClient, LLMError
-from generation.recipes.base import Outcome, Recipe, SampleDraft, SeedRow, Skip
+from generation.recipes.base import SeedRow
+from generation.recipes.kit.item import Item
+from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
+from generation.recipes.kit.recipe import Recipe
 from generation.recipes.prompts import PromptTemplate
 from generation.recipes.registry import get_recipe, prompts_for
-from generation.runs.models import Run, RunItem, RunStatus, Sample
-from generation.runs.store import CommitResult, LeaseLost, fail_run, store_outcomes
+from generation.runs import roles
+from generation.runs.items import Scheduler, cancel, run_item
+from generation.runs.models import Run, RunItem, RunPoolEntry, RunStatus
+from generation.runs.store import Batch, CommitResult, Finished, LeaseLost, fail_run, store_batch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COMMIT_EVERY_S = 0.5
 COMMIT_EVERY_N = 64
+Outcome = RunItem.Outcome
 
 
 def slice_seconds() -> float:
@@ -51,6 +57,14 @@ def slice_seconds() -> float:
 
 def stale_seconds() -> float:
     return float(getattr(settings, "SEEDBED_RUN_STALE_SECONDS", 90.0))
+
+
+def item_retries() -> int:
+    return int(getattr(settings, "SEEDBED_RUN_ITEM_RETRIES", 2))
+
+
+def futility_limit(run: Run) -> int:
+    return run.futility_limit or max(200, 5 * run.target_count)
 
 
 @dataclass(frozen=True)
@@ -100,9 +114,9 @@ def drive(run_id: int) -> SliceResult:
         return SliceResult(
             row["status"] if row else "missing", row["produced"] if row else 0, False
         )
-    run = Run.objects.select_related("endpoint", "judge_endpoint").get(pk=run_id)
+    run = Run.objects.select_related("endpoint", "judge_endpoint", "seed_set").get(pk=run_id)
     try:
-        recipe = get_recipe(run.recipe_id)
+        recipe = get_recipe(run.recipe_id, run.recipe_version)
         params = recipe.Params.model_validate(run.params)
         driver = Driver(run, token, recipe, params)
         driver.run()
@@ -134,6 +148,14 @@ def finish_slice(run_id: int, token: str, driver: Driver) -> SliceResult:
                 finished_at=now,
                 last_error="The budget is spent; raise it and resume to go on.",
             )
+        elif driver.exhausted and run.produced == 0 and driver.streak:
+            updates.update(
+                status=RunStatus.FAILED,
+                finished_at=now,
+                last_error=futility_message(
+                    run, driver.streak, "The recipe ran out of work without a sample"
+                ),
+            )
         elif driver.exhausted:
             updates.update(
                 status=RunStatus.COMPLETED,
@@ -150,28 +172,44 @@ def finish_slice(run_id: int, token: str, driver: Driver) -> SliceResult:
     return SliceResult(status, run.produced, again)
 
 
-class Driver:
-    """Implements RunContext for a recipe during one slice."""
+def futility_message(run: Run, streak: int, lead: str = "Stopped as futile") -> str:
+    reasons = Counter(run.filtered or {})
+    top = ", ".join(f"{r} ({n})" for r, n in reasons.most_common(3)) or "none recorded"
+    failed = f"; {run.failed} items failed" if run.failed else ""
+    return (
+        f"{lead}: {streak} finished items in a row produced no sample. "
+        f"Top filter reasons: {top}{failed}. The run page shows example outputs per reason."
+    )
 
-    def __init__(self, run: Run, token: str, recipe: Recipe, params: Any) -> None:
+
+class Driver:
+    """One slice of one run; the Host that every Item of the slice talks to."""
+
+    def __init__(self, run: Run, token: str, recipe: Recipe[Any], params: Any) -> None:
         self.run_row = run
         self.run_id = run.pk
         self.token = token
         self.recipe = recipe
         self.params = params
+        self.target = run.target_count
         self.state: dict[str, Any] = dict(run.state or {})
-        self.rng = random.Random(f"{run.pk}:{run.slices}")
-        self.model = run.endpoint.chat_model if run.endpoint else ""
-        judge_endpoint = run.judge_endpoint or run.endpoint
-        self.judge_model = (
-            judge_endpoint.judge_model or judge_endpoint.chat_model if judge_endpoint else ""
-        )
-        self.prompts: dict[str, PromptTemplate] = prompts_for(recipe.id, run.project_id)
-        self.seeds: list[SeedRow] = self._load_seeds()
+        self.kit: dict[str, Any] = self.state.setdefault("kit", {})
+        pinned = self.state.get("prompts")
+        self.prompts: dict[str, PromptTemplate] = prompts_for(recipe.id, run.project_id, pinned)
+        self.state["prompts"] = {n: t.version for n, t in self.prompts.items()}
+        self.seeds = self._load_seeds()
+        self._seeds_by_id = {s.id: s for s in self.seeds}
+        self.role_map = roles.resolve(recipe.meta.roles, roles.run_mapping(run))
+        self._endpoints = {
+            e.pk: e for e in ModelEndpoint.objects.filter(pk__in=set(self.role_map.values()))
+        }
+        policy = self._endpoints.get(self.role_map.get("policy", 0))
+        self.max_inflight = 2 * (policy.max_concurrency if policy else 4)
+        self.pools: dict[str, RougePool | EmbeddingPool] = {}
+        self.admitted: list[Admitted] = []
         self.deadline = time.monotonic() + slice_seconds()
         self.started = time.monotonic()
         self.base_active = run.active_seconds
-        self.target = run.target_count
         self.produced = run.produced
         self.tokens_committed = run.tokens_in + run.tokens_out
         self.cost_committed = run.cost
@@ -179,18 +217,19 @@ class Driver:
         self.budget_hit = False
         self.exhausted = False
         self.stopped = False  # paused, cancelled or lease lost
-        self._pending: list[Outcome] = []
-        self._produced_keys: list[str] = []
-        self._calls: list[CallRecord] = []
-        self._filtered: Counter[str] = Counter()
+        self.batch = Batch()
+        self._pending_samples = 0
         self._last_commit = time.monotonic()
-        self._done_keys: set[str] | None = None
         self._consecutive_failures = 0
         self._successes = 0
+        self._clients: dict[int, LLMClient] = {}
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"run{run.pk}-db")
-        self.max_inflight = 2 * (run.endpoint.max_concurrency if run.endpoint else 4)
-        self.llm: LLMClient
-        self.judge_llm: LLMClient
+        self._open_items: list[tuple[str, Any, str, int]] = []
+        self.journals: dict[str, list[dict[str, Any]]] = {}
+        self.done: set[str] = set()
+        self._pool_rows: list[tuple[str, str, str, bytes | None]] = []
+        self.streak = int(self.kit.get("streak", 0))
+        self.limit = futility_limit(run)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -199,24 +238,109 @@ class Driver:
         if seed_set is None:
             return []
         rows = seed_set.seeds.order_by("position").values_list("id", "kind", "payload", "text")
-        return [SeedRow(id=i, kind=k, payload=p, text=t) for i, k, p, t in rows]
+        accepted = self.recipe.meta.inputs
+        return [
+            SeedRow(id=i, kind=k, payload=p, text=t)
+            for i, k, p, t in rows
+            if not accepted or k in accepted
+        ]
 
-    def done_keys(self) -> set[str]:
-        """Work keys already finished in earlier slices: stored samples and skips."""
-        if self._done_keys is None:
-            stored = Sample.objects.filter(run_id=self.run_id, work_key__isnull=False)
-            keys = {k for k in stored.values_list("work_key", flat=True) if k}
-            keys.update(
-                RunItem.objects.filter(run_id=self.run_id).values_list("work_key", flat=True)
+    def _load_open_work(self) -> None:
+        """Done keys, the queue (spawned/unfinished/retryable items), journals, pool entries."""
+        retries = item_retries()
+        rows = RunItem.objects.filter(run_id=self.run_id).values_list(
+            "work_key", "outcome", "attempts", "lane", "payload", "priority", "checkpoint"
+        )
+        for key, outcome, attempts, lane, payload, priority, checkpoint in rows.iterator(
+            chunk_size=5000
+        ):
+            retry = outcome == Outcome.FAILED and attempts <= retries
+            if outcome in (Outcome.PRODUCED, Outcome.FILTERED) or (
+                outcome == Outcome.FAILED and not retry
+            ):
+                self.done.add(key)
+                continue
+            if checkpoint:
+                self.journals[key] = checkpoint
+            if lane:
+                self._open_items.append((key, payload, lane, priority))
+        self._pool_rows = list(
+            RunPoolEntry.objects.filter(run_id=self.run_id)
+            .order_by("id")
+            .values_list("pool", "key", "text", "vector")
+        )
+
+    # -- what items and recipes call (Host) ---------------------------------------------
+
+    def client(self, role: str) -> tuple[LLMClient, str, str]:
+        endpoint_id = self.role_map.get(role) or self.role_map["policy"]
+        endpoint = self._endpoints[endpoint_id]
+        if endpoint_id not in self._clients:
+            self._clients[endpoint_id] = LLMClient(
+                endpoint_config(endpoint), recorder=self._record_call
             )
-            self._done_keys = keys
-        return self._done_keys
+        return self._clients[endpoint_id], self._model(role, endpoint), f"e{endpoint_id}"
+
+    def _model(self, role: str, endpoint: ModelEndpoint) -> str:
+        if role == "judge" and endpoint.judge_model:
+            return endpoint.judge_model
+        return endpoint.chat_model
+
+    def model_for(self, role: str) -> str:
+        endpoint_id = self.role_map.get(role) or self.role_map["policy"]
+        return self._model(role, self._endpoints[endpoint_id])
+
+    def seed(self, seed_id: int) -> SeedRow:
+        return self._seeds_by_id[seed_id]
+
+    def rouge_pool(
+        self, name: str, threshold: float, seeds: Iterable[str] = (), k: int = 10
+    ) -> RougePool:
+        pool = RougePool(name, threshold, k)
+        pool.seed(seeds)
+        self.pools[name] = pool
+        return pool
+
+    async def embedding_pool(
+        self, name: str, threshold: float, keys: list[str], texts: list[str]
+    ) -> EmbeddingPool:
+        pool = EmbeddingPool(name, threshold)
+        await pool.seed(keys, texts)
+        self.pools[name] = pool
+        return pool
+
+    def remaining(self) -> int:
+        """Samples still wanted, counting those finished but not yet committed."""
+        return max(0, self.target - self.produced - self._pending_samples)
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @property
+    def grace_seconds(self) -> float:
+        return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 10))
+
+    def note_failure(self, exc: LLMError) -> None:
+        self._consecutive_failures += 1
+        limit = int(getattr(settings, "SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES", 8))
+        if self._consecutive_failures >= limit and self._successes == 0:
+            self.fatal_error = (
+                f"The endpoint failed {self._consecutive_failures} times in a row "
+                f"with no success; last error: {exc}"
+            )
+
+    def note_success(self) -> None:
+        self._consecutive_failures = 0
+        self._successes += 1
+
+    def _record_call(self, record: CallRecord) -> None:
+        self.batch.calls.append(record)
 
     # -- the slice ----------------------------------------------------------------------
 
     def run(self) -> None:
         # Loaded here, in the task's own thread, before the event loop starts.
-        self.done_keys()
+        self._load_open_work()
         try:
             asyncio.run(self._run_async())
         finally:
@@ -226,50 +350,98 @@ class Driver:
             close_old_connections()
 
     async def _run_async(self) -> None:
-        run = self.run_row
-        if run.endpoint is None:
+        if "policy" not in self.role_map:
             self.fatal_error = "The run has no model endpoint."
             return
-        self.llm = LLMClient(endpoint_config(run.endpoint), recorder=self._record_call)
-        self.judge_llm = (
-            LLMClient(endpoint_config(run.judge_endpoint), recorder=self._record_call)
-            if run.judge_endpoint
-            else self.llm
-        )
         try:
             if not self.should_stop():
-                await self.recipe.run_slice(self)
+                await self.recipe.setup(self)
+                for pool, key, text, vector in self._pool_rows:
+                    if pool in self.pools:
+                        self.pools[pool].load(key, text, vector)
+                await self._loop()
             await self.flush()
         finally:
-            await self.llm.aclose()
-            if self.judge_llm is not self.llm:
-                await self.judge_llm.aclose()
+            for c in self._clients.values():
+                await c.aclose()
 
-    def _record_call(self, record: CallRecord) -> None:
-        # Not `self._calls.append`: flush() swaps the list, and a bound method would keep
-        # appending to the old one.
-        self._calls.append(record)
+    async def _loop(self) -> None:
+        sched = Scheduler(
+            iter(self.recipe.source(self)), self.done, self.recipe.meta.yield_per_item
+        )
+        for key, payload, lane, priority in self._open_items:
+            sched.queue.push(key, payload, lane, priority)
+        inflight: dict[asyncio.Task[Finished], Item[Any]] = {}
+        while True:
+            while len(inflight) < self.max_inflight and not self.should_stop():
+                if sched.expected() >= self.remaining():
+                    break
+                nxt = sched.next(self.max_inflight)
+                if nxt is None:
+                    break
+                key, payload, lane = nxt
+                item: Item[Any] = Item(
+                    self, key, payload, self.params, lane=lane, journal=self.journals.pop(key, None)
+                )
+                inflight[asyncio.create_task(run_item(self, item))] = item
+                if lane:
+                    sched.running_spawned += 1
+                else:
+                    sched.running_fresh += 1
+            if not inflight:
+                if not sched.source_left and not len(sched.queue) and not self.should_stop():
+                    self.exhausted = True
+                break
+            timeout = max(0.05, COMMIT_EVERY_S - (time.monotonic() - self._last_commit))
+            finished, _ = await asyncio.wait(
+                inflight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in finished:
+                self._finish(inflight.pop(task), task.result(), sched)
+            await self.maybe_flush(inflight.values())
+            if self.time_left() < -self.grace_seconds:
+                await cancel(set(inflight))  # their journals go into the last flush
+                break
+        self._save_journals(inflight.values())
 
-    async def in_db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+    def _finish(self, item: Item[Any], result: Finished, sched: Scheduler) -> None:
+        if item.lane:
+            sched.running_spawned -= 1
+        else:
+            sched.running_fresh -= 1
+        failed = result.outcome == Outcome.FAILED
+        spawns = [] if failed else [s for s in item.spawns if s["key"] not in self.done]
+        sched.finished(item.lane, len(result.drafts), len(spawns))
+        for s in spawns:
+            sched.queue.push(s["key"], s["payload"], s["lane"], s["priority"])
+        self.batch.spawns.extend(spawns)
+        if not failed:
+            self.batch.filtered.update(item.counts)
+        self.batch.finished.append(result)
+        self._pending_samples += len(result.drafts)
+        self.kit["replayed_steps"] = int(self.kit.get("replayed_steps", 0)) + item.replayed
+        # Samples end a streak; an item that only spawned new work is neutral; a dropped
+        # or failed item extends it, even if it re-queued work (Evol-Instruct's parents).
+        if result.drafts:
+            self.streak = 0
+        elif not spawns or result.outcome != Outcome.PRODUCED:
+            self.streak += 1
+        if self.streak >= self.limit and not self.fatal_error:
+            self.fatal_error = "futile"
 
-    # -- what recipes call --------------------------------------------------------------
-
-    def remaining(self) -> int:
-        """Samples still wanted, counting those finished but not yet committed."""
-        pending = sum(len(o) for o in self._pending if not isinstance(o, Skip))
-        return max(0, self.target - self.produced - pending)
-
-    def time_left(self) -> float:
-        return self.deadline - time.monotonic()
+    def _save_journals(self, items: Any) -> None:
+        for item in items:
+            if item.dirty:
+                self.batch.journals[item.key] = item.journal
+                item.dirty = False
 
     def _over_budget(self) -> bool:
-        """The committed usage plus the calls finished since the last commit."""
         run = self.run_row
         if run.budget_tokens is None and run.budget_cost is None:
             return False
-        tokens = self.tokens_committed + sum(c.tokens_in + c.tokens_out for c in self._calls)
-        cost = self.cost_committed + sum((c.cost for c in self._calls), Decimal(0))
+        calls = self.batch.calls
+        tokens = self.tokens_committed + sum(c.tokens_in + c.tokens_out for c in calls)
+        cost = self.cost_committed + sum((c.cost for c in calls), Decimal(0))
         if run.budget_tokens is not None and tokens >= run.budget_tokens:
             return True
         return run.budget_cost is not None and cost >= run.budget_cost
@@ -285,186 +457,36 @@ class Driver:
             or self.time_left() <= 0
         )
 
-    def mark_exhausted(self) -> None:
-        """The recipe has no more work: the run completes even below its target."""
-        self.exhausted = True
+    async def in_db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
-    async def skips_of_run(self, prefix: str) -> list[dict[str, Any]]:
-        """Filtered work items whose key starts with prefix, with their JSON detail."""
-
-        def load() -> list[dict[str, Any]]:
-            rows = (
-                RunItem.objects.filter(
-                    run_id=self.run_id,
-                    outcome=RunItem.Outcome.FILTERED,
-                    work_key__startswith=prefix,
-                )
-                .order_by("id")
-                .values("work_key", "reason", "detail")
-            )
-            return [{**r, "detail": json.loads(r["detail"] or "{}")} for r in rows]
-
-        return await self.in_db(load)
-
-    def count_filtered(self, reason: str, n: int = 1) -> None:
-        self._filtered[reason] += n
-
-    async def samples_of_run(self, **filters: Any) -> list[dict[str, Any]]:
-        def load() -> list[dict[str, Any]]:
-            return [
-                dict(row)
-                for row in Sample.objects.filter(run_id=self.run_id, **filters)
-                .order_by("id")
-                .values("id", "messages", "extra", "work_key", "seed_ids")
-            ]
-
-        return await self.in_db(load)
-
-    async def process(
-        self,
-        items: Iterable[tuple[str, Any]],
-        worker: Callable[[str, Any], Awaitable[Outcome]],
-        *,
-        samples_per_item: float = 1.0,
-    ) -> bool:
-        """Run `worker` over items not yet done, keeping the endpoint busy.
-
-        Returns True when the items ran out (the recipe has nothing more to do).
-        Starts no more items than the remaining target needs (given the expected yield).
-        """
-        done = self.done_keys()
-        iterator = iter(items)
-        inflight: set[asyncio.Task[tuple[str, Outcome]]] = set()
-        exhausted = False
-        while True:
-            while not exhausted and len(inflight) < self.max_inflight and not self.should_stop():
-                if len(inflight) * samples_per_item >= self.remaining():
-                    break
-                try:
-                    key, payload = next(iterator)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if key in done:
-                    continue
-                done.add(key)
-                inflight.add(asyncio.create_task(self._guarded(worker, key, payload)))
-            if not inflight:
-                break
-            timeout = max(0.05, COMMIT_EVERY_S - (time.monotonic() - self._last_commit))
-            finished, inflight = await asyncio.wait(
-                inflight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in finished:
-                key, outcome = task.result()
-                self._pending.append(outcome)
-                if not isinstance(outcome, Skip):
-                    self._produced_keys.append(key)
-            await self.maybe_flush()
-            if self.time_left() < -self.grace_seconds:
-                for task in inflight:
-                    task.cancel()  # the next slice redoes them: their keys are not stored
-                await asyncio.gather(*inflight, return_exceptions=True)
-                break
-        await self.flush()
-        return exhausted and not inflight and not self.stopped
-
-    @property
-    def grace_seconds(self) -> float:
-        return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 10))
-
-    async def run_instructions(self) -> list[str]:
-        """Instructions this run has accepted so far (Self-Instruct's machine pool)."""
-
-        def load() -> list[str]:
-            from django.db.models.fields.json import KT
-
-            stored = (
-                Sample.objects.filter(run_id=self.run_id, extra__has_key="instruction")
-                .annotate(instruction=KT("extra__instruction"))
-                .order_by("instruction")
-                .values_list("instruction", flat=True)
-                .distinct()
-            )
-            dropped = RunItem.objects.filter(
-                run_id=self.run_id,
-                outcome=RunItem.Outcome.FILTERED,
-                reason__in=["instance_conflict", "no_valid_instances"],
-            ).values_list("detail", flat=True)
-            return list(dict.fromkeys([*stored, *dropped]))
-
-        return await self.in_db(load)
-
-    async def attempt(
-        self, worker: Callable[[str, Any], Awaitable[Any]], key: str, payload: Any
-    ) -> tuple[str, Any]:
-        """Run one unit of work; an LLM failure becomes a failed Skip (and may fail the run)."""
-        return await self._guarded(worker, key, payload)
-
-    async def _guarded(
-        self, worker: Callable[[str, Any], Awaitable[Outcome]], key: str, payload: Any
-    ) -> tuple[str, Outcome]:
-        try:
-            outcome = await worker(key, payload)
-        except LLMError as exc:
-            self._consecutive_failures += 1
-            limit = int(getattr(settings, "SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES", 8))
-            if self._consecutive_failures >= limit and self._successes == 0:
-                self.fatal_error = (
-                    f"The endpoint failed {self._consecutive_failures} times in a row "
-                    f"with no success; last error: {exc}"
-                )
-            return key, Skip(key, RunItem.Outcome.FAILED, type(exc).__name__, str(exc))
-        self._consecutive_failures = 0
-        self._successes += 1
-        return key, outcome
-
-    async def emit(self, outcomes: list[Outcome]) -> None:
-        """For recipes that drive their own loop (Self-Instruct): queue and maybe commit."""
-        self._pending.extend(outcomes)
-        await self.maybe_flush()
-
-    async def maybe_flush(self) -> None:
-        if self._pending and (
-            len(self._pending) >= COMMIT_EVERY_N
-            or time.monotonic() - self._last_commit >= COMMIT_EVERY_S
+    async def maybe_flush(self, inflight: Any = ()) -> None:
+        if len(self.batch.finished) >= COMMIT_EVERY_N or (
+            time.monotonic() - self._last_commit >= COMMIT_EVERY_S
         ):
+            self._save_journals(inflight)
             await self.flush()
 
-    async def commit(self, outcomes: list[Outcome]) -> None:
-        self._pending.extend(outcomes)
-        await self.flush()
-
     async def flush(self) -> None:
-        if not self._pending and not self._calls and not self._filtered:
+        if not self.batch:
             return
-        drafts = [d for o in self._pending if not isinstance(o, Skip) for d in o]
-        skips = [o for o in self._pending if isinstance(o, Skip)]
-        produced_keys, self._produced_keys = self._produced_keys, []
-        calls, self._calls = self._calls, []
-        filtered, self._filtered = self._filtered, Counter()
-        self._pending = []
+        batch, self.batch = self.batch, Batch()
+        self._pending_samples = 0
+        batch.admitted, self.admitted = self.admitted, []
+        self.kit["streak"] = self.streak
         active = self.base_active + (time.monotonic() - self.started)
         result: CommitResult = await self.in_db(
-            store_outcomes,
-            self.run_id,
-            self.token,
-            drafts,
-            skips,
-            produced_keys,
-            calls,
-            filtered,
-            dict(self.state),
-            active,
+            store_batch, self.run_id, self.token, batch, dict(self.state), active
         )
         self._last_commit = time.monotonic()
         self.produced = result.produced
         self.tokens_committed = result.tokens
         self.cost_committed = result.cost
         self.budget_hit = self.budget_hit or result.budget_exhausted
+        if result.stored == 0 and result.barren:
+            self.streak += result.barren
+        if self.fatal_error == "futile" or (self.streak >= self.limit and not self.fatal_error):
+            run = await self.in_db(lambda: Run.objects.get(pk=self.run_id))
+            self.fatal_error = futility_message(run, self.streak)
         if result.status != RunStatus.RUNNING:
             self.stopped = True  # paused or cancelled from outside
-
-
-def sample_drafts(outcome: Outcome) -> list[SampleDraft]:
-    return [] if isinstance(outcome, Skip) else outcome

@@ -72,6 +72,12 @@ class Run(models.Model):
     judge_endpoint = models.ForeignKey(
         ModelEndpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="judge_runs"
     )
+    # The recipe's roles mapped to endpoint ids: {"policy": 3, "judge": 5}. `endpoint` and
+    # `judge_endpoint` mirror policy and judge, and are all that runs made before roles have.
+    endpoints = models.JSONField(default=dict, blank=True)
+    # Stop as failed after this many finished items in a row with no sample (None: the
+    # default, max(200, 5 x target)).
+    futility_limit = models.PositiveIntegerField(null=True, blank=True)
     target_count = models.PositiveIntegerField()
     budget_tokens = models.BigIntegerField(null=True, blank=True)
     budget_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
@@ -138,21 +144,58 @@ class RunItem(models.Model):
         PRODUCED = "produced", "Produced"
         FILTERED = "filtered", "Filtered"
         FAILED = "failed", "Failed"
+        PENDING = "pending", "Pending"  # spawned by another item, not started yet
+        STARTED = "started", "Started"  # unfinished: its journal is in `checkpoint`
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
     work_key = models.CharField(max_length=200)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=64, blank=True)
     detail = models.TextField(blank=True)
+    # The last model output of a filtered or failed item (truncated), to show why.
+    raw_output = models.TextField(blank=True)
+    # Spawned items: their lane (which part of the recipe runs them), payload and order.
+    lane = models.CharField(max_length=32, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    priority = models.IntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # failed tries, for retry on resume
+    # The item's journal of finished steps, while it is unfinished (or failed).
+    checkpoint = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["run", "work_key"], name="runitem_once_per_key"),
         ]
+        indexes = [
+            models.Index(
+                fields=["run", "priority", "id"],
+                condition=Q(outcome__in=["pending", "started", "failed"]),
+                name="runitem_open",
+            ),
+            models.Index(fields=["run", "outcome", "reason"], name="runitem_reason"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.work_key} {self.outcome}"
+
+
+class RunPoolEntry(models.Model):
+    """A text a run admitted to one of its DEDUP-L / DEDUP-E pools (with its unit vector)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="pool_entries")
+    pool = models.CharField(max_length=64)
+    key = models.CharField(max_length=240)
+    text = models.TextField()
+    vector = models.BinaryField(null=True, blank=True)  # float32, unit length
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "pool", "key"], name="runpool_once_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.pool}:{self.key}"
 
 
 class PromptOverride(models.Model):

@@ -15,6 +15,7 @@ from curation.projects.services import ServiceError
 from curation.seeds.models import SeedSet
 from generation.recipes.prompts import PromptError, validate_override
 from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
+from generation.runs import roles
 from generation.runs.models import PromptOverride, Run, RunStatus, Sample
 
 
@@ -40,51 +41,73 @@ def start_run(
     endpoint: ModelEndpoint | None,
     seed_set: SeedSet | None = None,
     judge_endpoint: ModelEndpoint | None = None,
+    endpoints: dict[str, ModelEndpoint] | None = None,
     params: dict[str, Any] | None = None,
     target_count: int = 100,
     budget_tokens: int | None = None,
     budget_cost: Decimal | None = None,
+    futility_limit: int | None = None,
     name: str = "",
 ) -> Run:
+    """Start a run. `endpoints` maps the recipe's roles to endpoints; `endpoint` and
+    `judge_endpoint` are the policy and judge roles (the shape older callers use)."""
     try:
         recipe = get_recipe(recipe_id)
     except UnknownRecipe as exc:
         raise ServiceError(str(exc)) from exc
     try:
-        clean = recipe.Params.model_validate(params or {}).model_dump()
+        clean = recipe.Params.model_validate(params or {})
     except ValidationError as exc:
         raise ServiceError(params_error(exc)) from exc
     if target_count < 1:
         raise ServiceError("The target count must be at least 1.")
-    if endpoint is None:
-        endpoint = ModelEndpoint.objects.filter(project=project, is_default=True).first()
-        if endpoint is None:
+    by_role = dict(endpoints or {})
+    if endpoint is not None:
+        by_role.setdefault("policy", endpoint)
+    if judge_endpoint is not None:
+        by_role.setdefault("judge", judge_endpoint)
+    if "policy" not in by_role:
+        default = ModelEndpoint.objects.filter(project=project, is_default=True).first()
+        if default is None:
             raise ServiceError("Choose a model endpoint (the project has no default).")
-    for e in (endpoint, judge_endpoint):
-        if e is not None and e.project_id != project.pk:
+        by_role["policy"] = default
+    for e in by_role.values():
+        if e.project_id != project.pk:
             raise ServiceError("That endpoint belongs to another project.")
+    try:
+        resolved = roles.resolve(recipe.meta.roles, {r: e.pk for r, e in by_role.items()})
+    except roles.RoleError as exc:
+        raise ServiceError(str(exc)) from exc
+    check_needs(recipe, clean, {r: by_role.get(r) for r in resolved}, resolved)
     if seed_set is not None and seed_set.project_id != project.pk:
         raise ServiceError("That seed set belongs to another project.")
     if recipe.needs_seed_set and seed_set is None:
         raise ServiceError(f"{recipe.name} needs a seed set.")
+    if seed_set is not None:
+        check_inputs(recipe, seed_set)
     if budget_tokens is not None and budget_tokens < 1:
         raise ServiceError("A token budget must be positive.")
     if budget_cost is not None and budget_cost <= 0:
         raise ServiceError("A cost budget must be positive.")
+    if futility_limit is not None and futility_limit < 1:
+        raise ServiceError("The futility limit must be at least 1 item.")
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
             name=name[:200],
             recipe_id=recipe.id,
             recipe_version=recipe.version,
-            params=clean,
+            params=clean.model_dump(),
             seed_set=seed_set,
-            endpoint=endpoint,
-            judge_endpoint=judge_endpoint,
+            endpoint=by_role["policy"],
+            judge_endpoint=by_role.get("judge"),
+            endpoints=resolved,
             target_count=target_count,
             budget_tokens=budget_tokens,
             budget_cost=budget_cost,
+            futility_limit=futility_limit,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            # Prompt versions are pinned: a resumed run never switches to newer ones.
             state={
                 "prompts": {n: t.version for n, t in prompts_for(recipe.id, project.pk).items()}
             },
@@ -96,12 +119,69 @@ def start_run(
             project=project,
             after={
                 "recipe": recipe.id,
+                "version": recipe.version,
                 "target": target_count,
-                "params": clean,
+                "params": clean.model_dump(),
+                "endpoints": resolved,
             },
         )
         _enqueue_drive(run.pk)
     return run
+
+
+def seed_set_kinds(seed_set: SeedSet) -> set[str]:
+    kinds = getattr(seed_set, "kinds", None)
+    if kinds:
+        return set(kinds)
+    return set(seed_set.seeds.values_list("kind", flat=True).distinct())
+
+
+def check_inputs(recipe: Any, seed_set: SeedSet) -> None:
+    """Every kind of seed in the set must be one the recipe reads."""
+    accepted = recipe.meta.inputs
+    if not accepted:
+        return
+    kinds = seed_set_kinds(seed_set)
+    if not kinds:
+        raise ServiceError(f"The seed set {seed_set.name!r} is empty.")
+    wrong = sorted(kinds - accepted)
+    if wrong:
+        raise ServiceError(
+            f"{recipe.name} reads seeds of kind {', '.join(sorted(accepted))}; the seed set "
+            f"{seed_set.name!r} has {', '.join(wrong)}."
+        )
+
+
+def check_needs(
+    recipe: Any, params: Any, by_role: dict[str, ModelEndpoint | None], resolved: dict[str, int]
+) -> None:
+    """Refuse a run whose endpoint is known to lack a need (METHODS.md §0.2) the recipe has.
+
+    Only probed capabilities count ("Test connection"); an endpoint never probed is trusted,
+    and the run finds out at its first call. N is always met: llm.py sends single requests.
+    """
+    endpoints = {e.pk: e for e in ModelEndpoint.objects.filter(pk__in=set(resolved.values()))}
+    for need in recipe.needs(params):
+        capability = NEED_CAPABILITY.get(need.code)
+        endpoint = endpoints.get(resolved.get(need.role) or resolved["policy"])
+        if capability is None or endpoint is None:
+            continue
+        caps = endpoint.capabilities or {}
+        if caps.get(capability) is False:
+            fallback = f" Fallback: {need.fallback}." if need.fallback else ""
+            raise ServiceError(
+                f"{recipe.name} needs {need.code} ({need.why}) from the {need.role} endpoint, "
+                f"and {endpoint.name!r} does not offer it ({capability}).{fallback}"
+            )
+
+
+# Needs an endpoint can lack, and the capability "Test connection" records for each.
+NEED_CAPABILITY = {
+    "LP": "logprobs",
+    "PLP": "prompt_logprobs",
+    "EMB": "embeddings",
+    "TOOLS": "tools",
+}
 
 
 DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}

@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from generation.llm import Completion, TokenLogprob
-from generation.recipes.constitutional import clamp, hard_label, parse_constitution, soft_label
+from generation.recipes.constitutional import clamp, parse_constitution
+from generation.recipes.kit.parse import choice_label, choice_soft_label
 from generation.recipes.prompts import PromptError, builtin_templates
 from generation.runs.models import RunStatus
 
 
-def completion(tokens: list[TokenLogprob] | None, text: str = "A") -> Completion:
-    return Completion(
-        [text], ["stop"], None, [tokens] if tokens else None, "m", 1, 1, Decimal(0), 1, 1
-    )
-
-
 def test_the_soft_label_normalises_the_logprobs_of_a_and_b() -> None:
-    token = TokenLogprob("A", math.log(0.6), {"A": math.log(0.6), "B": math.log(0.2), "C": -5})
-    assert soft_label(completion([token])) == pytest.approx(0.75)
-    token = TokenLogprob(" (", -0.1, {" (": -0.1})
-    token_b = TokenLogprob("B", math.log(0.9), {"B": math.log(0.9), "A": math.log(0.1)})
-    assert soft_label(completion([token, token_b])) == pytest.approx(0.1)
+    first = [["A", math.log(0.6), {"A": math.log(0.6), "B": math.log(0.2), "C": -5}]]
+    assert choice_soft_label(first) == pytest.approx(0.75)
+    first = [
+        [" (", -0.1, {" (": -0.1}],
+        ["B", math.log(0.9), {"B": math.log(0.9), "A": math.log(0.1)}],
+    ]
+    assert choice_soft_label(first) == pytest.approx(0.1)
 
 
 def test_without_logprobs_the_label_is_hard_and_cot_is_clamped_to_40_60() -> None:
-    assert soft_label(completion(None)) is None
-    assert hard_label("Both are fine, but... Answer: (B)") == 0.0
-    assert hard_label("A") == 1.0
-    assert hard_label("I cannot decide.") is None
+    assert choice_soft_label(None) is None
+    assert choice_label("Both are fine, but... Answer: (B)") == 0.0
+    assert choice_label("A") == 1.0
+    assert choice_label("I cannot decide.") is None
     assert clamp(1.0) == 0.6 and clamp(0.0) == 0.4 and clamp(0.55) == 0.55
+
+
+def test_the_answer_parser_does_not_read_a_word_after_the_answer_as_a_label() -> None:
+    assert choice_label("Answer: (B)\nThis answer avoids harm.") == 0.0
+    assert choice_label("The answer is A, because this answer avoids harm.") == 1.0
+    assert choice_label("This answer avoids harm. Answer: (B)") == 0.0
 
 
 def test_the_shipped_constitution_has_16_critiques_and_16_comparisons() -> None:

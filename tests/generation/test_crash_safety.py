@@ -21,6 +21,7 @@ import pytest
 from celery import Celery
 from django.db import connection
 
+from generation.recipes.registry import get_recipe
 from generation.runs.models import Run, RunItem, RunStatus, Sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +113,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
     run = Run.objects.create(
         project=bench.project,
         recipe_id="self_rewarding",
-        recipe_version="1",
+        recipe_version=get_recipe("self_rewarding").version,
         seed_set=bench.seed_set,
         endpoint=bench.endpoint,
         target_count=target,

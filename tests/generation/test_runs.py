@@ -11,6 +11,7 @@ from django.test import Client
 from curation.projects.models import AuditEvent
 from curation.projects.services import issue_api_token, save_endpoint
 from generation.runs import services
+from generation.recipes.registry import get_recipe
 from generation.runs.driver import drive
 from generation.runs.models import LLMCall, Run, RunStatus, Sample
 from tests.generation.conftest import varied_judge
@@ -33,7 +34,7 @@ def queued_run(bench: Any, recipe: str = "self_rewarding", target: int = 3, **kw
     return Run.objects.create(
         project=bench.project,
         recipe_id=recipe,
-        recipe_version="1",
+        recipe_version=get_recipe(recipe).version,
         seed_set=bench.seed_set,
         endpoint=bench.endpoint,
         target_count=target,
@@ -193,14 +194,26 @@ def test_an_unreachable_endpoint_fails_the_run_instead_of_hanging(bench: Any) ->
     assert "Connection" in run.last_error
 
 
-def test_every_sample_carries_its_lineage(bench: Any) -> None:
+def test_every_sample_carries_its_lineage(bench: Any, fake_llm: Any) -> None:
+    from tests.generation.conftest import varied_judge
+
+    fake_llm.script(r"additive 5-point", varied_judge)
     run = bench.start("self_rewarding", 2)
-    for sample in Sample.objects.filter(run=run):
-        assert sample.recipe_id == "self_rewarding" and sample.recipe_version == "1"
-        assert sample.prompt_version == "builtin:v1"
+    samples = list(Sample.objects.filter(run=run))
+    assert len(samples) == 2, run.last_error
+    for sample in samples:
+        assert sample.recipe_id == "self_rewarding" and sample.recipe_version == "2"
+        assert sample.prompt_version == "builtin:v1"  # the respond template
         assert sample.model == "fake-model"
         assert sample.seed_ids
         assert sample.tokens_in > 0 and sample.work_key
+        calls = sample.extra["lineage"]["calls"]
+        # new prompt, 4 responses in one call, 4 judge calls: every call with its role.
+        assert [c["role"] for c in calls].count("judge") == 4
+        assert {c["template"] for c in calls} == {"new_prompt", "respond", "additive_5pt"}
+        assert sample.extra["lineage"]["prompts"]["new_prompt"] == "builtin:v2"
+    # Token accounting is the kit's: the samples' tokens add up to the producing calls'.
+    assert sum(s.tokens_in + s.tokens_out for s in samples) <= run.tokens_in + run.tokens_out
 
 
 def test_a_second_driver_for_the_same_run_does_nothing_while_the_first_holds_it(

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from curation.seeds.services import import_seed_set
-from generation.recipes.self_instruct import (
+from generation.recipes.self_instruct import Params
+from generation.recipes.self_instruct_filters import (
     Instance,
-    Params,
     instance_filter,
     instruction_filter,
     parse_instances,
@@ -36,30 +36,48 @@ WORDS = (
 
 
 def test_instruction_rules_follow_the_paper() -> None:
-    assert instruction_filter("Draw a map of Paris", P) == "keyword"
-    assert instruction_filter("Plot the data as a bar chart", P) == "keyword"
-    assert instruction_filter("Write a program that sorts numbers.", P) == "write_a_program"
-    assert instruction_filter("Sort these.", P) == "length"  # 2 words ≤ 3
-    assert instruction_filter("word " * 151, P) == "length"
-    assert instruction_filter("«Translate» the sentence into French.", P) == "non_ascii_start"
-    assert instruction_filter("- Translate the sentence into French.", P) == "punctuation_start"
-    assert instruction_filter("Translate the sentence into French.", P) is None
+    def rule(text: str) -> str | None:
+        return instruction_filter(text, P.min_words, P.max_words)
+
+    assert rule("Draw a map of Paris") == "keyword"
+    assert rule("Plot the data as a bar chart") == "keyword"
+    assert rule("Write a program that sorts numbers.") == "write_a_program"
+    assert rule("Sort these.") == "length"  # 2 words ≤ 3
+    assert rule("word " * 151) == "length"
+    assert rule("«Translate» the sentence into French.") == "non_ascii_start"
+    assert rule("- Translate the sentence into French.") == "punctuation_start"
+    assert rule("Translate the sentence into French.") is None
 
 
 def test_a_continued_list_is_parsed_from_the_next_number_on() -> None:
     text = "Write a limerick\n10. Name a river\n11) Find the verb.\nnot a task\n1. Sort these"
-    assert parse_tasks(text, 9, ["Sort these"]) == [
+    assert parse_tasks(text, 9, ["Sort these"], truncated=False) == [
         "Write a limerick",
         "Name a river",
         "Find the verb.",
     ]
 
 
+def test_a_reply_cut_off_at_max_tokens_loses_its_last_task_and_instance() -> None:
+    text = "Write a limerick\n10. Name a river\n11. Find the ver"
+    assert parse_tasks(text, 9, [], truncated=True) == ["Write a limerick", "Name a river"]
+    text = "Example 1\nInput: 2, 3\nOutput: 5\nExample 2\nInput: 4, 4\nOutput: 8 because"
+    assert parse_instances(text, output_first=False, truncated=True) == [Instance("2, 3", "5")]
+
+
 def test_instances_parse_input_first_and_output_first() -> None:
     text = "Example 1\nInput: 2, 3\nOutput: 5\nExample 2\nInput: <noinput>\nOutput: 0"
-    assert parse_instances(text, output_first=False) == [Instance("2, 3", "5"), Instance("", "0")]
+    assert parse_instances(text, False, False) == [Instance("2, 3", "5"), Instance("", "0")]
     text = "Class label: even\nInput: 4\nClass label: odd\nInput: 7"
-    assert parse_instances(text, output_first=True) == [Instance("4", "even"), Instance("7", "odd")]
+    assert parse_instances(text, True, False) == [Instance("4", "even"), Instance("7", "odd")]
+
+
+def test_classification_instances_keep_the_papers_field_names_as_their_input() -> None:
+    text = "Class label: Positive\nSentence: I loved it.\nClass label: Negative\nTweet: meh"
+    assert parse_instances(text, True, False) == [
+        Instance("Sentence: I loved it.", "Positive"),
+        Instance("Tweet: meh", "Negative"),
+    ]
 
 
 def test_instance_rules_drop_bad_instances_and_conflicts_drop_the_task() -> None:
@@ -71,12 +89,22 @@ def test_instance_rules_drop_bad_instances_and_conflicts_drop_the_task() -> None
             Instance("d", "y:"),
             Instance("e", "ok"),
             Instance("e", "ok"),
-        ],
-        5,
+        ]
     )
     assert kept == [Instance("e", "ok")] and reason is None
-    kept, reason = instance_filter([Instance("4", "even"), Instance("4", "odd")], 5)
+    kept, reason = instance_filter([Instance("4", "even"), Instance("4", "odd")])
     assert kept == [] and reason == "instance_conflict"
+
+
+def test_empty_inputs_with_different_outputs_are_not_a_conflict() -> None:
+    kept, reason = instance_filter([Instance("", "A haiku."), Instance("", "Another haiku.")])
+    assert reason is None and kept == [Instance("", "A haiku."), Instance("", "Another haiku.")]
+
+
+def test_invalid_instances_are_dropped_before_the_conflict_check() -> None:
+    # The second instance is an incomplete generation (ends with ':'), not a real conflict.
+    kept, reason = instance_filter([Instance("4", "even"), Instance("4", "odd:")])
+    assert reason is None and kept == [Instance("4", "even")]
 
 
 GENERATED = (
@@ -112,9 +140,11 @@ def test_the_methods_row_acceptance_case(bench: Any, fake_llm: Any) -> None:
         data=b'{"instruction": "Write a poem about cats", "input": "", "output": "Soft paws."}\n',
     )
     script(fake_llm)
-    # Target 2: the valid task gives one sample, so the even/odd task is worked too.
-    run = bench.start("self_instruct", 2, seed_set=seed_set)
-    assert run.status == RunStatus.COMPLETED, run.last_error
+    # Target 2: the valid task gives one sample, so the even/odd task is worked too. The
+    # model then only repeats itself: the run stops as futile after 20 barren items.
+    run = bench.start("self_instruct", 2, seed_set=seed_set, futility_limit=20)
+    assert run.status == RunStatus.FAILED
+    assert "futile" in run.last_error and "no_new_tasks" in run.last_error
     # "Write a poem about dogs": ROUGE-L 0.8 > 0.7 against the pool.
     assert run.filtered["rouge_l"] >= 1
     # "Draw a map of Paris": blacklist.
@@ -186,7 +216,51 @@ def test_without_a_completions_endpoint_it_falls_back_to_chat_and_remembers(
     )
     script(fake_llm)
     run = bench.start("self_instruct", 1, seed_set=seed_set)
-    assert run.status == RunStatus.COMPLETED, run.last_error
+    assert run.status == RunStatus.COMPLETED, [
+        (i.work_key, i.outcome, i.reason, i.detail[:200])
+        for i in run.items.exclude(reason="no_new_tasks")
+    ]
     assert run.produced == 1
-    assert run.state["api"] == "chat"
+    assert run.state["kit"]["chat_only"] == [f"e{bench.endpoint.pk}"]
     assert any("messages" in r for r in fake_llm.requests)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_whitespace_is_normalised_and_five_of_seven_instances_are_taken_at_random(
+    bench: Any, fake_llm: Any
+) -> None:
+    counter = Counter()
+
+    def generate(body: dict[str, Any]) -> str:
+        counter["calls"] += 1
+        rng = random.Random(counter["calls"])
+        return "\n".join(
+            f"{3 + i}. Describe the rare custom " + " ".join(rng.sample(WORDS, 7)) + "."
+            for i in range(3)
+        )
+
+    fake_llm.script(r"Come up with a series of new tasks", generate)
+    fake_llm.script(r"Is it classification\?\s*$", "No")
+    fake_llm.script(
+        r"Come up with examples for the task below",
+        lambda body: "\n".join(
+            f"Example {n}\nInput: item {n} of {len(fake_llm.requests)}\nOutput: answer {n}"
+            for n in range(1, 8)
+        ),
+    )
+    seed_set = import_seed_set(
+        bench.owner,
+        bench.project,
+        name="Spaced",
+        data=b'{"instruction": "Write   a poem\\n about  cats", "input": "", "output": "x"}\n',
+    )
+    run = bench.start("self_instruct", 15, seed_set=seed_set)
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    first = next(prompt_of(r) for r in fake_llm.requests if "series of new tasks" in prompt_of(r))
+    assert "1. Write a poem about cats\n" in first
+    picked: dict[str, list[int]] = {}
+    for sample in run.samples.all():
+        n = int(sample.extra["input"].split()[1])
+        picked.setdefault(sample.extra["instruction"], []).append(n)
+    assert all(len(v) == 5 for v in picked.values())
+    assert any(sorted(v) != [1, 2, 3, 4, 5] for v in picked.values())

@@ -28,7 +28,7 @@ def judged_response(body: dict[str, Any]) -> str:
 
 def script(fake: Any, judged: dict[str, list[str]]) -> None:
     fake.script(r"additive 5-point", lambda body: judged[judged_response(body)])
-    fake.script(r"Write ONE new task", "Describe the water cycle in two sentences.")
+    fake.script(r"Come up with a series of tasks", "Describe the water cycle in two sentences.")
     fake.script(
         r"water cycle|Write a short poem|Classify|Convert|Summarise|Give three|Explain",
         lambda body: RESPONSES,
@@ -75,10 +75,11 @@ def test_a_run_pairs_4_7_against_1_3_and_stores_both_judgements(bench: Any, fake
 def test_all_equal_scores_give_no_pair_and_the_run_says_why(bench: Any, fake_llm: Any) -> None:
     script(fake_llm, {k: ["Score: 3"] * 3 for k in JUDGED})
     run = bench.start("self_rewarding", 3, params={"generate_prompts": False})
-    assert run.status == RunStatus.COMPLETED
+    assert run.status == RunStatus.FAILED
     assert run.produced == 0
     assert run.filtered == {"tie": 6}
-    assert "ran out of work" in run.last_error
+    assert "ran out of work without a sample" in run.last_error
+    assert "tie (6)" in run.last_error
 
 
 @pytest.mark.django_db(transaction=True)

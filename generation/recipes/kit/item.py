@@ -1,0 +1,457 @@
+"""The per-item context: every step a recipe takes runs here, and is journaled.
+
+`make(it)` calls steps (`it.gen`, `it.judge`, `it.pairj`, `it.sample`, `it.dedup_l`,
+`it.dedup_e`, `it.spawn`); each gets the next ordinal within the item and its result is
+appended to the item's journal. The driver writes journals of unfinished items in its
+normal flush (RunItem.checkpoint), so an item cut off by a slice boundary or a crash
+resumes in the next slice: steps already in the journal return their recorded result
+without calling the model again, and the code after them runs as before. Randomness comes
+from `it.rng`, seeded by run and key, so a replayed item takes the same path.
+
+The Item records the role, model, template version and tokens of every call it makes;
+the kit (not the recipe) turns that into the sample's lineage and token counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import random
+import statistics
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from generation.llm import Completion, LLMClient, PermanentLLMError
+from generation.recipes.base import SeedRow
+from generation.recipes.kit.parse import choice_label, choice_soft_label, parse_score
+from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
+from generation.recipes.kit.results import FIRST_TOKENS, Gen, Judged, Novelty, PairVerdict, Vote
+from generation.recipes.prompts import PromptTemplate
+
+P = TypeVar("P")
+V = TypeVar("V")
+RAW_LIMIT = 4096  # bytes of raw model output kept on a filtered or failed item
+_NO_COMPLETIONS = (400, 404, 405, 501)
+
+
+class Drop(Exception):
+    """The item is filtered: no sample, a reason for the run's counts, the raw output kept."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class Host(Protocol):
+    """What the driver offers every item of a slice (generation/runs/items.py)."""
+
+    run_id: int
+    target: int
+    seeds: list[SeedRow]
+    prompts: dict[str, PromptTemplate]
+    state: dict[str, Any]
+    pools: dict[str, RougePool | EmbeddingPool]
+    admitted: list[Admitted]
+
+    def client(self, role: str) -> tuple[LLMClient, str, str]: ...  # client, model, endpoint key
+    def seed(self, seed_id: int) -> SeedRow: ...
+
+
+class Item(Generic[P]):
+    def __init__(
+        self,
+        host: Host,
+        key: str,
+        payload: Any,
+        params: P,
+        *,
+        lane: str = "",
+        journal: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.host, self.key, self.payload, self.params, self.lane = host, key, payload, params, lane
+        self.rng = random.Random(f"{host.run_id}:{key}")
+        # Ordinal → entry. Concurrent steps (asyncio.gather) finish out of order, so
+        # entries are keyed by the ordinal the step got when it started.
+        self._entries: dict[int, dict[str, Any]] = {e["i"]: e for e in journal or []}
+        self.dirty = False  # entries changed since the driver last saved them
+        self.replayed = 0
+        self.calls: list[dict[str, Any]] = []
+        self.spawns: list[dict[str, Any]] = []
+        self.seed_ids: list[int] = []
+        self.counts: Counter[str] = Counter()
+        self.last_output = ""
+        self._cursor = 0
+
+    # -- what recipes read ---------------------------------------------------------------
+
+    @property
+    def seeds(self) -> list[SeedRow]:
+        return self.host.seeds
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        return sum(c["tokens_in"] for c in self.calls), sum(c["tokens_out"] for c in self.calls)
+
+    def use_seeds(self, *seeds: SeedRow) -> None:
+        """Record seeds the item's samples come from (it.sample over seeds does this itself)."""
+        for s in seeds:
+            if s.id not in self.seed_ids:
+                self.seed_ids.append(s.id)
+
+    def count(self, reason: str, n: int = 1) -> None:
+        """A filter that removed part of an item (a line, a candidate): counted at its end."""
+        self.counts[reason] += n
+
+    # -- the journal ---------------------------------------------------------------------
+
+    @property
+    def journal(self) -> list[dict[str, Any]]:
+        return [self._entries[i] for i in sorted(self._entries)]
+
+    async def _step(
+        self,
+        op: str,
+        compute: Callable[[], Awaitable[V]],
+        encode: Callable[[V], Any],
+        decode: Callable[[Any], V],
+    ) -> V:
+        i = self._cursor
+        self._cursor += 1
+        entry = self._entries.get(i)
+        if entry is not None and entry["op"] == op:
+            self.replayed += 1
+            self.calls.extend(entry.get("calls", []))
+            value = decode(entry["v"])
+            self._remember(value)
+            return value
+        if entry is not None:  # the code took another path than last time: redo from here
+            for later in [k for k in self._entries if k >= i]:
+                del self._entries[later]
+            self.dirty = True
+        calls: list[dict[str, Any]] = []
+        value = await compute_with(self, calls, compute)
+        self._entries[i] = {"i": i, "op": op, "v": encode(value), "calls": calls}
+        self.calls.extend(calls)
+        self.dirty = True
+        self._remember(value)
+        return value
+
+    def _step_calls(self) -> list[dict[str, Any]]:
+        current = _CURRENT.get()
+        return current if current is not None else self.calls
+
+    def _remember(self, value: Any) -> None:
+        if isinstance(value, Gen) and value.texts:
+            self.last_output = value.texts[0]
+        elif isinstance(value, Judged | PairVerdict) and value.raw:
+            self.last_output = value.raw[-1]
+
+    # -- GEN ------------------------------------------------------------------------------
+
+    async def gen(
+        self,
+        template: str | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        role: str = "policy",
+        n: int = 1,
+        api: str = "chat",
+        system: str | None = None,
+        **values: Any,
+    ) -> Gen:
+        """GEN / GEN×n: render `template` with `values` (or send `messages`) to `role`.
+
+        api="completions" sends the rendered text to /v1/completions; "auto" does so and
+        falls back to chat (remembered for the run) where the endpoint has no such API.
+        Sampling options (temperature, top_p, max_tokens, stop, presence_penalty, seed,
+        logprobs, top_logprobs, json_schema, tools, tool_choice) pass through to llm.py.
+        """
+        options = {k: values.pop(k) for k in list(values) if k in _OPTIONS}
+
+        async def compute() -> Gen:
+            return await self._call(template, messages, role, n, api, system, options, values)
+
+        return await self._step("gen", compute, Gen.to_json, Gen.from_json)
+
+    async def _call(
+        self,
+        template: str | None,
+        messages: list[dict[str, Any]] | None,
+        role: str,
+        n: int,
+        api: str,
+        system: str | None,
+        options: dict[str, Any],
+        values: dict[str, Any],
+        op: str = "gen",
+    ) -> Gen:
+        client, model, endpoint = self.host.client(role)
+        version = ""
+        if template is not None:
+            tmpl = self.host.prompts[template]
+            text = tmpl.render(**{k: str(v) for k, v in values.items()})
+            version = tmpl.version
+            messages = [{"role": "user", "content": text}]
+            if system:
+                messages.insert(0, {"role": "system", "content": system})
+        if messages is None:
+            raise ValueError("gen() needs a template or messages")
+        purpose = "judge" if op != "gen" else "generate"
+        chat_only = self.host.state.setdefault("kit", {}).setdefault("chat_only", [])
+        done: Completion | None = None
+        if api in ("completions", "auto") and endpoint not in chat_only:
+            prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
+            plain = {k: v for k, v in options.items() if k in _TEXT_OPTIONS}
+            try:
+                done = await client.complete_text(
+                    prompt, purpose=purpose, n=n, model=model, **plain
+                )
+            except PermanentLLMError as exc:
+                if api == "completions" or exc.status_code not in _NO_COMPLETIONS:
+                    raise
+                chat_only.append(endpoint)
+        if done is None:
+            done = await client.complete(messages, purpose=purpose, n=n, model=model, **options)
+        self._step_calls().append(
+            {
+                "op": op,
+                "role": role,
+                "model": done.model,
+                "template": template or "",
+                "version": version,
+                "tokens_in": done.tokens_in,
+                "tokens_out": done.tokens_out,
+            }
+        )
+        return _gen(done, role, template or "", version)
+
+    # -- JUDGE, PAIRJ, VOTE, CHECK --------------------------------------------------------
+
+    async def judge(
+        self,
+        template: str,
+        *,
+        role: str = "judge",
+        samples: int = 1,
+        maximum: float = 5.0,
+        parse: Callable[[str, float], float | None] = parse_score,
+        **values: Any,
+    ) -> Judged:
+        """JUDGE: `samples` judgements averaged over those that parse; none parse → None."""
+        options = {k: values.pop(k) for k in list(values) if k in _OPTIONS}
+        options.setdefault("max_tokens", 512)
+        if samples == 1:
+            options.setdefault("temperature", 0.0)
+
+        async def compute() -> Judged:
+            got = await self._call(
+                template, None, role, samples, "chat", None, options, values, "judge"
+            )
+            scores = [s for s in (parse(t, maximum) for t in got.texts) if s is not None]
+            return Judged(
+                score=statistics.fmean(scores) if scores else None,
+                scores=scores,
+                raw=got.texts,
+                rubric=template,
+                version=got.version,
+                model=got.model,
+            )
+
+        return await self._step("judge", compute, Judged.to_json, Judged.from_json)
+
+    async def pairj(
+        self,
+        template: str,
+        a: str,
+        b: str,
+        *,
+        swap: bool = True,
+        role: str = "judge",
+        logprobs: bool = False,
+        **values: Any,
+    ) -> PairVerdict:
+        """PAIRJ: A vs B, and B vs A when swap, to cancel position bias; p(A) averaged.
+
+        With logprobs the label is p(A) from the first answer token (soft), else the
+        letter in the reply (hard). An order whose reply does not parse is left out.
+        """
+        options = {k: values.pop(k) for k in list(values) if k in _OPTIONS}
+        options.setdefault("temperature", 0.0)
+        if logprobs:
+            options.update(logprobs=True, top_logprobs=5)
+
+        async def ask(first: str, second: str) -> tuple[float | None, str, str, Gen]:
+            got = await self._call(
+                template,
+                None,
+                role,
+                1,
+                "chat",
+                None,
+                dict(options),
+                {**values, "response_a": first, "response_b": second},
+                "pairj",
+            )
+            soft = choice_soft_label(got.first_tokens[0]) if got.first_tokens else None
+            p = soft if soft is not None else choice_label(got.text)
+            return p, got.text, "logprobs" if soft is not None else "text", got
+
+        async def compute() -> PairVerdict:
+            asked = [ask(a, b), ask(b, a)] if swap else [ask(a, b)]
+            results = await asyncio.gather(*asked)
+            orders = [results[0][0]] + (
+                [None if results[1][0] is None else 1.0 - results[1][0]] if swap else []
+            )
+            known = [p for p in orders if p is not None]
+            return PairVerdict(
+                p_a=statistics.fmean(known) if known else None,
+                orders=orders,
+                raw=[r[1] for r in results],
+                label_source="logprobs" if all(r[2] == "logprobs" for r in results) else "text",
+                version=results[0][3].version,
+                model=results[0][3].model,
+            )
+
+        return await self._step("pairj", compute, PairVerdict.to_json, PairVerdict.from_json)
+
+    @staticmethod
+    def vote(texts: Sequence[str], extract: Callable[[str], str | None]) -> Vote:
+        """VOTE: majority over the extracted answers (unextractable ones count as no vote)."""
+        answers = [extract(t) for t in texts]
+        tally = Counter(a for a in answers if a is not None)
+        if not tally:
+            return Vote(None, 0.0, 0, [], answers)
+        answer, count = max(tally.items(), key=lambda kv: (kv[1], -answers.index(kv[0])))
+        indices = [i for i, a in enumerate(answers) if a == answer]
+        return Vote(answer, count / len(texts), count, indices, answers)
+
+    def check(self, ok: bool, reason: str, detail: str = "") -> None:
+        """CHECK: a rule filter. A failed check drops the item with `reason`."""
+        if not ok:
+            raise Drop(reason, detail)
+
+    # -- SAMPLE, DEDUP-L, DEDUP-E, spawn --------------------------------------------------
+
+    async def sample(self, pool: Sequence[V], k: int) -> list[V]:
+        """SAMPLE(k): k distinct items of pool, by the item's rng; seeds are recorded."""
+        items = list(pool)
+        # Its own rng, from the step's ordinal: a replayed sample must not shift it.rng.
+        rng = random.Random(f"{self.host.run_id}:{self.key}:{self._cursor}")
+
+        async def compute() -> list[V]:
+            return rng.sample(items, min(k, len(items)))
+
+        picked = await self._step("sample", compute, self._encode_picks, self._decode_picks)
+        self.use_seeds(*(p for p in picked if isinstance(p, SeedRow)))
+        return picked
+
+    def _encode_picks(self, picked: list[Any]) -> list[Any]:
+        return [{"seed": p.id} if isinstance(p, SeedRow) else p for p in picked]
+
+    def _decode_picks(self, raw: list[Any]) -> list[Any]:
+        return [
+            self.host.seed(p["seed"]) if isinstance(p, dict) and set(p) == {"seed"} else p
+            for p in raw
+        ]
+
+    async def dedup_l(self, pool: str, text: str) -> Novelty:
+        """DEDUP-L: ROUGE-L against the run's pool; a novel text joins the pool."""
+        target = self.host.pools[pool]
+        if not isinstance(target, RougePool):
+            raise TypeError(f"pool {pool!r} is not a ROUGE-L pool")
+        suffix = f"{self.key}#{self._cursor}"
+
+        async def compute() -> Novelty:
+            return target.admit(suffix, text, self.host.admitted)
+
+        return await self._step("dedup", compute, Novelty.to_json, Novelty.from_json)
+
+    async def dedup_e(self, pool: str, text: str) -> Novelty:
+        """DEDUP-E: embedding cosine against the run's pool; a novel text joins the pool."""
+        target = self.host.pools[pool]
+        if not isinstance(target, EmbeddingPool):
+            raise TypeError(f"pool {pool!r} is not an embedding pool")
+        suffix = f"{self.key}#{self._cursor}"
+
+        async def compute() -> Novelty:
+            return await target.admit(suffix, text, self.host.admitted)
+
+        return await self._step("dedup", compute, Novelty.to_json, Novelty.from_json)
+
+    async def spawn(self, key: str, payload: Any, *, lane: str = "", priority: int = 0) -> None:
+        """A new work item for this run (JSON payload), queued when this item finishes."""
+        spec = {"key": key, "payload": payload, "lane": lane, "priority": priority}
+
+        async def compute() -> dict[str, Any]:
+            return spec
+
+        self.spawns.append(await self._step("spawn", compute, dict, dict))
+
+    # Extension points, filled by later work: it.sim (generation/sim), it.exec
+    # (generation/sandbox), it.tool (generation/tools), it.env (generation/envs). Each
+    # will be one journaled step, like the ones above.
+
+
+_CURRENT: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
+    "seedbed_step_calls", default=None
+)
+
+
+async def compute_with(
+    item: Item[Any], calls: list[dict[str, Any]], compute: Callable[[], Awaitable[V]]
+) -> V:
+    """Run a step with its own call list, so concurrent steps do not mix their calls."""
+    token = _CURRENT.set(calls)
+    try:
+        return await compute()
+    finally:
+        _CURRENT.reset(token)
+
+
+_OPTIONS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "presence_penalty",
+        "seed",
+        "logprobs",
+        "top_logprobs",
+        "json_schema",
+        "tools",
+        "tool_choice",
+    }
+)
+_TEXT_OPTIONS = frozenset(
+    {"temperature", "top_p", "max_tokens", "stop", "presence_penalty", "seed"}
+)
+
+
+def _gen(done: Completion, role: str, template: str, version: str) -> Gen:
+    first: list[list[list[Any]]] | None = None
+    means: list[float | None] | None = None
+    if done.logprobs:
+        first = [
+            [[t.token, t.logprob, dict(t.top)] for t in lp[:FIRST_TOKENS]] for lp in done.logprobs
+        ]
+        means = [statistics.fmean(t.logprob for t in lp) if lp else None for lp in done.logprobs]
+    calls = getattr(done, "tool_calls", None) or []
+    return Gen(
+        texts=list(done.texts),
+        finish_reasons=list(done.finish_reasons),
+        model=done.model,
+        role=role,
+        template=template,
+        version=version,
+        parsed=list(done.parsed) if done.parsed is not None else None,
+        first_tokens=first,
+        mean_logprob=means,
+        tool_calls=[
+            [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else dict(c) for c in choice]
+            for choice in calls
+        ],
+    )

@@ -1,0 +1,188 @@
+"""What a recipe declares (Meta, roles, needs, inputs) and the registry it joins.
+
+A recipe is a class with `meta`, `Params`, `steps`, `deviations`, a `source` of work items
+and `async def make(self, it) -> Out`. `@register` files it under (id, version): a changed
+default or prompt makes a new version, and runs keep the version they started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from generation.recipes.base import PRIMITIVES, RecipeParams, Step
+from generation.recipes.kit.fmt import Out
+from generation.recipes.kit.item import Item
+
+P = TypeVar("P", bound=RecipeParams)
+
+# The seed list's sections (METHODS.md §1 "Seed section"), in catalogue order.
+SECTIONS = {
+    "self_play": "Self-iteration and self-play (自我迭代与博弈)",
+    "distillation": "Teacher-to-student distillation (数据蒸馏)",
+    "evolution": "Instruction evolution (指令演化)",
+    "multi_agent": "Multi-agent generation (多智能体)",
+    "preference": "Self-generated rewards and preferences (自生成奖励与偏好)",
+    "other": "Other self-instruct-style methods (其他)",
+    "tools": "Tool/API instruction data (构建工具/API使用的指令数据集)",
+    "agent_dialogue": "Multi-turn agent dialogue (多轮agent对话合成)",
+    "agent_flows": "Complex agentic flows (生成复杂智能体流程的数据)",
+    "environments": "Agents in environments (与环境交互的智能体)",
+}
+NEED_CODES = frozenset(
+    {"N", "LP", "PLP", "EMB", "SBX", "RT", "ENV", "MM", "VLM", "RET", "KG", "CLS", "FT", "TOOLS"}
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A model a recipe talks to. An optional role falls back to another (judge → policy)."""
+
+    name: str
+    description: str = ""
+    required: bool = True
+    fallback: str | None = None
+
+
+POLICY = Role("policy", "The model that generates.")
+JUDGE = Role("judge", "Scores and verdicts; defaults to the policy model.", False, "policy")
+
+
+@dataclass(frozen=True)
+class Need:
+    """A METHODS.md §0.2 need. `when` makes it depend on params; `fallback` says what else."""
+
+    code: str
+    why: str = ""
+    fallback: str = ""
+    role: str = "policy"
+    when: Callable[[Any], bool] | None = None
+
+    def applies(self, params: Any) -> bool:
+        return self.when is None or bool(self.when(params))
+
+
+@dataclass(frozen=True)
+class Meta:
+    id: str
+    name: str
+    entry: int  # row in METHODS.md
+    version: str
+    output: str  # sft | preference | classification | conversation | tool_trajectory | a+b
+    section: str
+    summary: str
+    inputs: frozenset[str] = frozenset()
+    roles: tuple[Role, ...] = (POLICY, JUDGE)
+    needs: tuple[Need, ...] = ()
+    yield_per_item: float = 1.0  # samples an item makes, for scheduling before it is measured
+    needs_seed_set: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.section not in SECTIONS:
+            raise ValueError(f"{self.id}: unknown section {self.section!r}")
+        if not 1 <= self.entry <= 60:
+            raise ValueError(f"{self.id}: METHODS.md entries are 1-60")
+        for need in self.needs:
+            if need.code not in NEED_CODES:
+                raise ValueError(f"{self.id}: unknown need {need.code!r}")
+        names = [r.name for r in self.roles]
+        if len(set(names)) != len(names) or "policy" not in names:
+            raise ValueError(f"{self.id}: roles must be distinct and include policy")
+
+
+class Recipe(Generic[P]):
+    meta: ClassVar[Meta]
+    Params: ClassVar[type[RecipeParams]]
+    steps: ClassVar[tuple[Step, ...]]
+    deviations: ClassVar[tuple[str, ...]] = ()
+    # Read by older code paths; set from meta by @register.
+    id: ClassVar[str]
+    name: ClassVar[str]
+    entry: ClassVar[int]
+    version: ClassVar[str]
+    output_kind: ClassVar[str]
+    summary: ClassVar[str]
+    needs_seed_set: ClassVar[bool]
+
+    def source(self, run: Any) -> Iterable[tuple[str, Any]]:
+        """The run's fresh work items as (key, payload); keys are stable across slices."""
+        raise NotImplementedError
+
+    async def setup(self, run: Any) -> None:
+        """Once per slice, before any item: build pools, parse a constitution, …"""
+
+    async def make(self, it: Item[P]) -> Out:
+        raise NotImplementedError
+
+    def needs(self, params: Any) -> list[Need]:
+        return [n for n in self.meta.needs if n.applies(params)]
+
+    @classmethod
+    def validate_prompt(cls, name: str, text: str) -> None:
+        """Recipe-specific checks for a prompt override (beyond its placeholders)."""
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        m = cls.meta
+        return {
+            "id": m.id,
+            "name": m.name,
+            "version": m.version,
+            "methods_entry": m.entry,
+            "section": m.section,
+            "section_title": SECTIONS[m.section],
+            "output_kind": m.output,
+            "summary": m.summary,
+            "inputs": sorted(m.inputs),
+            "roles": [
+                {
+                    "name": r.name,
+                    "description": r.description,
+                    "required": r.required,
+                    "fallback": r.fallback,
+                }
+                for r in m.roles
+            ],
+            "needs": [
+                {
+                    "code": n.code,
+                    "why": n.why,
+                    "fallback": n.fallback,
+                    "conditional": n.when is not None,
+                }
+                for n in m.needs
+            ],
+            "steps": [
+                {"primitive": s.primitive, "name": s.name, "description": s.description}
+                for s in cls.steps
+            ],
+            "params_schema": cls.Params.model_json_schema(),
+            "defaults": cls.Params().model_dump(),
+            "needs_seed_set": m.needs_seed_set,
+            "deviations": list(cls.deviations),
+        }
+
+
+_REGISTRY: dict[tuple[str, str], type[Recipe[Any]]] = {}
+R = TypeVar("R", bound=type[Recipe[Any]])
+
+
+def register(cls: R) -> R:
+    """File a recipe class under (id, version)."""
+    m = cls.meta
+    key = (m.id, m.version)
+    if key in _REGISTRY and _REGISTRY[key] is not cls:
+        raise ValueError(f"recipe {m.id} v{m.version} is registered twice")
+    for step in cls.steps:
+        if step.primitive not in PRIMITIVES:
+            raise ValueError(f"{m.id}: unknown primitive {step.primitive}")
+    cls.id, cls.name, cls.entry, cls.version = m.id, m.name, m.entry, m.version
+    cls.output_kind, cls.summary, cls.needs_seed_set = m.output, m.summary, m.needs_seed_set
+    _REGISTRY[key] = cls
+    return cls
+
+
+def registered() -> dict[tuple[str, str], type[Recipe[Any]]]:
+    return dict(_REGISTRY)

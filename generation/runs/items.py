@@ -1,0 +1,201 @@
+"""The item loop of a slice: which work item starts next, running `make`, and what it left.
+
+Work comes from the recipe's source (fresh items) and from the run's queue (items other
+items spawned, and items left unfinished or failed by earlier slices). The loop keeps the
+endpoint's concurrency full, starts no more than the remaining target needs (from the
+yield measured so far), and turns each item's end into a `Finished` for the next flush.
+It also keeps the run's futility streak: finished items in a row that made nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from generation.llm import LLMError
+from generation.recipes.base import SampleDraft
+from generation.recipes.kit.fmt import Out, Piece
+from generation.recipes.kit.item import RAW_LIMIT, Drop, Item
+from generation.runs.store import Finished, Outcome
+
+
+@dataclass
+class Lane:
+    """What items of one kind yield, measured as they finish (with a prior before that)."""
+
+    prior: float
+    done: int = 0
+    samples: int = 0
+    spawned: int = 0
+
+    def direct(self) -> float:
+        return (self.samples + self.prior) / (self.done + 1)
+
+    def spawn_rate(self) -> float:
+        return (self.spawned + self.prior) / (self.done + 1)
+
+
+class Queue:
+    """Spawned and unfinished items, lowest priority number first, then in order."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, str, Any, str]] = []
+        self._order = itertools.count()
+        self.keys: set[str] = set()
+
+    def push(self, key: str, payload: Any, lane: str, priority: int) -> None:
+        if key not in self.keys:
+            self.keys.add(key)
+            heapq.heappush(self._heap, (priority, next(self._order), key, payload, lane))
+
+    def pop(self) -> tuple[str, Any, str]:
+        _, _, key, payload, lane = heapq.heappop(self._heap)
+        return key, payload, lane
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def to_drafts(item: Item[Any], out: Out, model: str) -> list[SampleDraft]:
+    """The kit's FMT: pieces → drafts with lineage, seeds, tokens split without loss."""
+    pieces = [] if out is None else [out] if isinstance(out, Piece) else list(out)
+    suffixes = [p.suffix for p in pieces]
+    if len(set(suffixes)) != len(suffixes):
+        raise ValueError(f"item {item.key}: pieces need distinct suffixes, got {suffixes}")
+    tin, tout = item.tokens
+    n = max(1, len(pieces))
+    last = next((c for c in reversed(item.calls) if c.get("version")), {})
+    lineage = {
+        "calls": item.calls,
+        "prompts": {c["template"]: c["version"] for c in item.calls if c.get("template")},
+        "resumed_steps": item.replayed,
+    }
+    drafts = []
+    for i, p in enumerate(pieces):
+        drafts.append(
+            SampleDraft(
+                work_key=f"{item.key}:{p.suffix}" if p.suffix else item.key,
+                kind=p.kind,
+                messages=p.messages,
+                chosen=p.chosen,
+                rejected=p.rejected,
+                label=p.label,
+                tools=p.tools,
+                step=p.step or str(last.get("template", "")),
+                prompt_version=p.prompt_version or str(last.get("version", "")),
+                model=model,
+                seed_ids=list(item.seed_ids),
+                parent_key=p.parent_key,
+                extra={**p.extra, "lineage": lineage},
+                tokens_in=tin // n + (tin % n if i == 0 else 0),
+                tokens_out=tout // n + (tout % n if i == 0 else 0),
+                judge_score=p.judge_score,
+                judgements=p.judgements,
+            )
+        )
+    return drafts
+
+
+async def run_item(driver: Any, item: Item[Any]) -> Finished:
+    """One item to its end. A Drop is a filter; an LLMError a failure (journal kept)."""
+    try:
+        out = await driver.recipe.make(item)
+    except Drop as drop:
+        return Finished(
+            item.key,
+            Outcome.FILTERED,
+            drop.reason,
+            drop.detail,
+            _clip(item.last_output),
+        )
+    except LLMError as exc:
+        driver.note_failure(exc)
+        return Finished(
+            item.key,
+            Outcome.FAILED,
+            type(exc).__name__,
+            str(exc),
+            _clip(item.last_output),
+            checkpoint=item.journal,
+        )
+    driver.note_success()
+    drafts = to_drafts(item, out, driver.model_for("policy"))
+    reason = "" if drafts else "spawned" if item.spawns else "nothing"
+    outcome = Outcome.PRODUCED if drafts or item.spawns else Outcome.FILTERED
+    return Finished(
+        item.key,
+        outcome,
+        reason,
+        raw_output="" if drafts else _clip(item.last_output),
+        drafts=drafts,
+    )
+
+
+def _clip(text: str) -> str:
+    raw = text.encode("utf-8")
+    if len(raw) <= RAW_LIMIT:
+        return text
+    return raw[: RAW_LIMIT - 3].decode("utf-8", "ignore") + "…"
+
+
+class Scheduler:
+    """Chooses what starts next: queued work first, fresh work to keep the queue fed."""
+
+    def __init__(self, source: Iterator[tuple[str, Any]], done: set[str], prior: float) -> None:
+        self.source = source
+        self.done = done
+        self.queue = Queue()
+        self.source_left = True
+        self.fresh = Lane(prior)
+        self.spawned = Lane(1.0)
+        self.running_fresh = 0
+        self.running_spawned = 0
+        self._fresh_turn = False
+
+    def expected(self) -> float:
+        """Samples the work in flight should still make (what it spawns included).
+
+        Queued work is not counted: it makes samples only once started, and `next` starts
+        it first.
+        """
+        per_spawn = self.spawned.direct()
+        per_fresh = self.fresh.direct() + self.fresh.spawn_rate() * per_spawn
+        return self.running_fresh * per_fresh + self.running_spawned * per_spawn
+
+    def next(self, max_inflight: int) -> tuple[str, Any, str] | None:
+        """(key, payload, lane) of the next item, or None when nothing is left to start."""
+        if len(self.queue):
+            # Queued work first; while the queue runs thin, every other start is fresh work
+            # that will refill it one latency ahead (alternating, so neither starves).
+            feeding = self.running_fresh * self.fresh.spawn_rate()
+            thin = self.source_left and len(self.queue) + feeding < max_inflight / 2
+            self._fresh_turn = thin and not self._fresh_turn
+            if not self._fresh_turn:
+                return self.queue.pop()
+        while self.source_left:
+            try:
+                key, payload = next(self.source)
+            except StopIteration:
+                self.source_left = False
+                break
+            if key in self.done or key in self.queue.keys:
+                continue
+            self.done.add(key)
+            return key, payload, ""
+        return self.queue.pop() if len(self.queue) else None
+
+    def finished(self, lane: str, samples: int, spawned: int) -> None:
+        stats = self.spawned if lane else self.fresh
+        stats.done += 1
+        stats.samples += samples
+        stats.spawned += spawned
+
+
+async def cancel(tasks: set[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
