@@ -10,8 +10,8 @@ from django.test import Client
 
 from curation.projects.models import AuditEvent
 from curation.projects.services import issue_api_token, save_endpoint
-from generation.runs import services
 from generation.recipes.registry import get_recipe
+from generation.runs import services
 from generation.runs.driver import drive
 from generation.runs.models import LLMCall, Run, RunStatus, Sample
 from tests.generation.conftest import varied_judge
