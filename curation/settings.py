@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "ninja",
     "curation.projects",
     "curation.seeds",
+    "curation.samples",
     "generation.runs",
     "generation.dedup",
     "curation.review",

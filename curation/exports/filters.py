@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review.models import QueueItem, ReviewQueue
-from generation.runs.models import DupStatus, Run, Sample, SampleKind, SampleStatus
+from curation.samples.models import DupStatus, Sample, SampleKind, SampleStatus
+from generation.runs.models import Run
 
 NON_CANONICAL = (DupStatus.NEAR_DUPLICATE, DupStatus.EXACT_DUPLICATE)
 

@@ -32,11 +32,10 @@ from curation.exports.models import Export, ExportFormat, ExportStatus
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample, SampleStatus, content_hash
 from curation.seeds.parsing import SeedImportError
 from curation.seeds.services import import_seed_set
 from generation.recipes.base import SampleDraft
-from generation.runs.models import Sample, SampleStatus
-from generation.runs.store import content_hash
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: another worker may take over

@@ -217,3 +217,37 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.object_type}:{self.object_id}"
+
+
+class LLMCall(models.Model):
+    """One call to a model endpoint (generate, judge, embed), for tokens, cost and errors."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="llm_calls")
+    endpoint = models.ForeignKey(
+        ModelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    run = models.ForeignKey(
+        "runs.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="llm_calls"
+    )
+    model = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=64, blank=True)  # generate | judge | embed | test
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    latency_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "runs_llmcall"  # the table predates the move from generation/runs
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["run", "created_at"], name="llmcall_run_time")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.status}"

@@ -234,7 +234,7 @@ def sample_history(request: AuthedRequest, sample_id: int) -> dict[str, Any]:
     """Every audited change to the sample (reviews, undo, adjudication, bulk, dedup) and its
     edits as diffs, oldest first."""
     from curation.review.history import sample_history as history
-    from generation.runs.models import Sample
+    from curation.samples.models import Sample
 
     sample = object_for(request.user, Sample.objects.all(), sample_id)
     curator = membership_for(request.user, sample.project_id).has_role(Role.CURATOR)

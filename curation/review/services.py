@@ -30,8 +30,8 @@ from curation.review.models import (
     ReviewQueue,
     SampleRevision,
 )
+from curation.samples.models import Sample, SampleStatus
 from generation.dedup.services import mark_sample_for_reembedding
-from generation.runs.models import Sample, SampleStatus
 
 DECISIONS = {"accept", "reject"}
 SAMPLE_FILTERS = {

@@ -272,7 +272,7 @@ def adjudicate(request: AuthedRequest, item_id: int) -> HttpResponse:
 @login_required
 def sample_history(request: AuthedRequest, sample_id: int) -> HttpResponse:
     from curation.review.history import sample_history as history
-    from generation.runs.models import Sample
+    from curation.samples.models import Sample
 
     sample = object_for(request.user, Sample.objects.select_related("project"), sample_id)
     curator = membership_for(request.user, sample.project_id).has_role(Role.CURATOR)

@@ -11,6 +11,7 @@ from ninja.responses import Status
 from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample
 from generation.dedup import services
 from generation.dedup.embed import EMBEDDING_ERRORS
 from generation.dedup.models import ClusterStatus, DedupJob, DupCluster
@@ -26,7 +27,6 @@ from generation.dedup.schemas import (
 )
 from generation.dedup.search import search, similar_samples
 from generation.embeddings import messages_text
-from generation.runs.models import Sample
 
 router = Router(tags=["near-duplicates"])
 

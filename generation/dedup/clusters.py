@@ -14,10 +14,10 @@ import numpy as np
 from django.db import connection, transaction
 
 from curation.projects.models import Project
+from curation.samples.models import DupStatus, Sample
 from curation.seeds.models import Seed
 from generation.dedup.detect import UnionFind, exported_sample_ids
 from generation.dedup.models import ClusterStatus, DupCluster, DupEdge, DupMember
-from generation.runs.models import DupStatus, Sample
 
 LOCK_NAMESPACE = 0x5EEDDED  # pg_advisory_xact_lock(namespace, project id)
 

@@ -25,9 +25,9 @@ from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from curation.projects.models import Project
+from curation.samples.models import Sample
 from curation.seeds.models import Seed
 from generation.dedup.models import DupEdge, Scope
-from generation.runs.models import Sample
 
 QUERY_BATCH = 500
 Key = str  # "x<sample id>" or "s<seed id>"

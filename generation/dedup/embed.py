@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from curation.projects.models import ModelEndpoint, Project
+from curation.projects.models import LLMCall, ModelEndpoint, Project
+from curation.samples.models import Sample
 from curation.seeds.models import Seed
 from generation.embeddings import (
     Embedder,
@@ -26,7 +27,6 @@ from generation.embeddings import (
     text_hash,
 )
 from generation.llm import LLMError
-from generation.runs.models import LLMCall, Sample
 
 CHUNK = 256
 Progress = Callable[[int], None]

@@ -13,8 +13,8 @@ from django.db import models
 from django.db.models import Q
 
 from curation.projects.models import Project
+from curation.samples.models import Sample
 from curation.seeds.models import Seed
-from generation.runs.models import Sample
 
 
 class Scope(models.TextChoices):

@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
 from curation.projects.models import Project
+from curation.samples.models import Sample
 from curation.seeds.models import Seed
 from generation.dedup.detect import set_search
 from generation.dedup.embed import embed_samples, embedder_for
-from generation.runs.models import Sample
 
 MAX_K = 100
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
+from curation.samples.models import DupStatus, Sample, SampleStatus
 from generation.dedup.clusters import LOCK_NAMESPACE, canonical_key, rebuild_clusters
 from generation.dedup.detect import refresh_edges
 from generation.dedup.embed import embed_samples, embed_seeds, embedder_for, stale_samples
@@ -28,7 +29,6 @@ from generation.dedup.models import (
     JobStatus,
     Scope,
 )
-from generation.runs.models import DupStatus, Sample, SampleStatus
 
 
 def scan(

@@ -58,8 +58,8 @@ def sweep_unembedded() -> int:
     """Beat: projects with samples or seeds not embedded yet get a detection task. This is
     how samples from runs, imports and edits are checked soon after they are written."""
 
+    from curation.samples.models import Sample
     from curation.seeds.models import Seed
-    from generation.runs.models import Sample
 
     projects = set(
         # New, edited and re-dimensioned samples all have an empty embedded_hash (a partial

@@ -13,12 +13,12 @@ from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample
 from generation.dedup import services
 from generation.dedup.embed import EMBEDDING_ERRORS
 from generation.dedup.models import ClusterStatus, DedupJob, DupCluster, JobStatus, Scope
 from generation.dedup.presenters import cluster_dicts
 from generation.dedup.search import search, similar_samples
-from generation.runs.models import Sample
 
 PAGE_SIZE = 10
 

@@ -11,10 +11,11 @@ from ninja.responses import Status
 from curation.projects.access import object_for, project_for
 from curation.projects.models import ModelEndpoint, Role
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample, SampleStatus
 from curation.seeds.models import SeedSet
 from generation.recipes.registry import UnknownRecipe, describe_all, get_recipe, prompts_for
 from generation.runs import services
-from generation.runs.models import Run, Sample, SampleStatus
+from generation.runs.models import Run
 from generation.runs.presenters import run_summary
 from generation.runs.schemas import (
     BudgetIn,

@@ -31,11 +31,12 @@ from django.db import close_old_connections, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from curation.samples.models import Sample
 from generation.llm import CallRecord, EndpointConfig, LLMClient, LLMError
 from generation.recipes.base import Outcome, Recipe, SampleDraft, SeedRow, Skip
 from generation.recipes.prompts import PromptTemplate
 from generation.recipes.registry import get_recipe, prompts_for
-from generation.runs.models import Run, RunItem, RunStatus, Sample
+from generation.runs.models import Run, RunItem, RunStatus
 from generation.runs.store import CommitResult, LeaseLost, fail_run, store_outcomes
 
 log = logging.getLogger(__name__)

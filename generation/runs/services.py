@@ -12,10 +12,11 @@ from pydantic import ValidationError
 from curation.projects import audit
 from curation.projects.models import ModelEndpoint, Project
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample
 from curation.seeds.models import SeedSet
 from generation.recipes.prompts import PromptError, validate_override
 from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
-from generation.runs.models import PromptOverride, Run, RunStatus, Sample
+from generation.runs.models import PromptOverride, Run, RunStatus
 
 
 def _enqueue_drive(run_id: int) -> None:

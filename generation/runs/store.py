@@ -7,8 +7,6 @@ samples than it asked for, and a crash between commits loses nothing that was st
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,9 +15,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from curation.projects.models import LLMCall
+from curation.samples.models import Judgement, Sample, content_hash
 from generation.llm import CallRecord
 from generation.recipes.base import SampleDraft, Skip
-from generation.runs.models import Judgement, LLMCall, Run, RunItem, RunStatus, Sample
+from generation.runs.models import Run, RunItem, RunStatus
 
 
 class LeaseLost(Exception):
@@ -35,19 +35,6 @@ class CommitResult:
     stored: int
     tokens: int
     cost: Decimal
-
-
-def content_hash(draft: SampleDraft) -> str:
-    body = {
-        "kind": draft.kind,
-        "messages": draft.messages,
-        "chosen": draft.chosen,
-        "rejected": draft.rejected,
-        "label": draft.label,
-        "tools": draft.tools,
-    }
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _sample(run: Run, recipe_version: str, draft: SampleDraft, digest: str) -> Sample:

@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for
-from generation.runs.models import Sample, SampleStatus
+from curation.samples.models import Sample, SampleStatus
 
 PAGE_SIZE = 25
 

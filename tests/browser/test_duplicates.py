@@ -8,9 +8,9 @@ import pytest
 
 from curation.projects.models import Role
 from curation.review import services
+from curation.samples.models import Sample
 from generation.dedup.models import DupCluster
 from generation.dedup.services import scan
-from generation.runs.models import Sample
 from tests.factories import MembershipFactory, ProjectFactory, SampleFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from curation.projects.models import Project
+from curation.samples.models import DupStatus, Sample
 from generation.dedup.models import DupCluster, DupEdge, DupMember
 from generation.dedup.services import scan
-from generation.runs.models import DupStatus, Sample
 from tests.dedup.conftest import add_samples
 from tests.dedup.corpus import corpus
 from tests.factories import ProjectFactory

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from curation.projects.models import AuditEvent
+from curation.samples.models import SampleStatus
 from generation.dedup.models import DedupJob, DupCluster
 from generation.embeddings import EmbeddingDimensionError, unit_rows
-from generation.runs.models import SampleStatus
 from tests.cast import Cast
 from tests.dedup.test_clusters import OTHER, POEM, POEM_2, sft
 from tests.factories import SeedFactory, SeedSetFactory
@@ -135,7 +135,7 @@ def test_the_endpoint_backend_embeds_through_llm_embed(
     assert scan(cast.project.pk)["embedded"] == 1
     sample.refresh_from_db()
     assert sample.embedding_model == "fake-embed" and len(sample.embedding) == 384
-    from generation.runs.models import LLMCall
+    from curation.projects.models import LLMCall
 
     call = LLMCall.objects.get(project=cast.project)
     assert call.purpose == "embed" and call.model == "fake-embed" and call.status == "ok"

@@ -9,11 +9,11 @@ from django.test import Client
 
 from curation.projects.models import AuditEvent
 from curation.review.services import claim_next, create_queue
+from curation.samples.models import DupStatus, Sample, SampleStatus
 from generation.dedup import services
 from generation.dedup.models import ClusterStatus, DupCluster
 from generation.dedup.services import scan
 from generation.dedup.tasks import detect_new_samples, sweep_unembedded
-from generation.runs.models import DupStatus, Sample, SampleStatus
 from tests.cast import Cast
 from tests.factories import RunFactory, SampleFactory, SeedFactory, SeedSetFactory
 
