@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("curation.projects.urls")),
     path("", include("curation.seeds.urls")),
+    path("", include("curation.samples.urls")),
     path("", include("generation.runs.urls")),
     path("", include("curation.review.urls")),
     path("", include("curation.exports.urls")),

@@ -1,11 +1,9 @@
 from django.urls import path
 
-from generation.runs import run_views, views
+from generation.runs import run_views
 
 app_name = "runs"
 urlpatterns = [
-    path("projects/<int:project_id>/samples/", views.sample_list, name="samples"),
-    path("samples/<int:sample_id>/", views.sample_detail, name="sample"),
     path("projects/<int:project_id>/runs/", run_views.run_list, name="list"),
     path("projects/<int:project_id>/runs/new/", run_views.run_new, name="new"),
     path("runs/<int:run_id>/", run_views.run_detail, name="detail"),

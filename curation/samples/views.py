@@ -1,3 +1,5 @@
+"""The sample pages: a project's samples, filtered and paged, and one sample with its lineage."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -23,7 +25,7 @@ def sample_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     if run_id.isdigit():
         samples = samples.filter(run_id=int(run_id))
     page = Paginator(samples.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    template = "runs/sample_list.html"
+    template = "samples/list.html"
     if request.htmx:
         template += "#sample-table"
     ctx = {
@@ -45,4 +47,4 @@ def sample_detail(request: AuthedRequest, sample_id: int) -> HttpResponse:
         "sample": sample,
         "judgements": sample.judgements.all()[:20],
     }
-    return render(request, "runs/sample_detail.html", ctx)
+    return render(request, "samples/detail.html", ctx)
