@@ -17,7 +17,7 @@ urlpatterns = [
     path("", include("generation.runs.urls")),
     path("", include("curation.review.urls")),
     path("", include("curation.exports.urls")),
-    path("", include("generation.dedup.urls")),
+    path("", include("curation.dedup.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -43,7 +43,7 @@ class Project(models.Model):
     # 0.88: planted paraphrases (reworded request, lightly reworded answer) score 0.87-0.99
     # while distinct requests on the same subjects stay below 0.88 (README: Near-duplicates).
     dedup_threshold = models.FloatField(default=0.88)
-    # Where near-duplicates are looked for: run, project, seeds, exports (generation/dedup).
+    # Where near-duplicates are looked for: run, project, seeds, exports (curation/dedup).
     dedup_scopes = ArrayField(
         models.CharField(max_length=16), default=default_dedup_scopes, blank=True
     )

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from curation.dedup.services import mark_sample_for_reembedding
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
@@ -31,7 +32,6 @@ from curation.review.models import (
     SampleRevision,
 )
 from curation.samples.models import Sample, SampleStatus
-from generation.dedup.services import mark_sample_for_reembedding
 
 DECISIONS = {"accept", "reject"}
 SAMPLE_FILTERS = {

@@ -15,11 +15,11 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from curation.dedup.models import DupEdge
 from curation.projects.models import AuditEvent, LLMCall
 from curation.review.history import sample_history
 from curation.review.models import QueueItem
 from curation.samples.models import Judgement, Sample
-from generation.dedup.models import DupEdge
 
 # The heads before the move; the samples app did not exist.
 BEFORE = [

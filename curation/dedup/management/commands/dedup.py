@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from curation.dedup.management.commands._project import project_arg
 from curation.projects.services import ServiceError
-from generation.dedup.management.commands._project import project_arg
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from generation.dedup.services import scan, set_dedup_settings
+        from curation.dedup.services import scan, set_dedup_settings
 
         project = project_arg(opts["project"])
         scopes = opts["scopes"].split(",") if opts["scopes"] else None

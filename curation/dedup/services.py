@@ -14,14 +14,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from curation.projects import audit
-from curation.projects.models import Project
-from curation.projects.services import ServiceError
-from curation.samples.models import DupStatus, Sample, SampleStatus
-from generation.dedup.clusters import LOCK_NAMESPACE, canonical_key, rebuild_clusters
-from generation.dedup.detect import refresh_edges
-from generation.dedup.embed import embed_samples, embed_seeds, embedder_for, stale_samples
-from generation.dedup.models import (
+from curation.dedup.clusters import LOCK_NAMESPACE, canonical_key, rebuild_clusters
+from curation.dedup.detect import refresh_edges
+from curation.dedup.embed import embed_samples, embed_seeds, embedder_for, stale_samples
+from curation.dedup.models import (
     ClusterStatus,
     DedupJob,
     DupCluster,
@@ -29,6 +25,10 @@ from generation.dedup.models import (
     JobStatus,
     Scope,
 )
+from curation.projects import audit
+from curation.projects.models import Project
+from curation.projects.services import ServiceError
+from curation.samples.models import DupStatus, Sample, SampleStatus
 
 
 def scan(
@@ -93,7 +93,7 @@ def start_rescan(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     audit.record(actor, "dedup.rescan", job, project=project, after={"job": job.pk})
-    from generation.dedup.tasks import run_dedup_job
+    from curation.dedup.tasks import run_dedup_job
 
     transaction.on_commit(lambda: run_dedup_job.delay(job.pk))
     return job
@@ -154,7 +154,7 @@ def mark_sample_for_reembedding(sample_id: int) -> None:
     if project_id is None:
         return
     Sample.objects.filter(pk=sample_id).update(embedded_hash="")
-    from generation.dedup.tasks import detect_new_samples
+    from curation.dedup.tasks import detect_new_samples
 
     transaction.on_commit(lambda: detect_new_samples.delay(project_id))
 
@@ -332,7 +332,7 @@ def change_canonical(actor: Any, cluster: DupCluster, member_key: str) -> DupClu
 
 def _rescore(cluster: DupCluster) -> None:
     """Member similarities are to the canonical; recompute them for a new one."""
-    from generation.dedup.clusters import _cosine, _vectors
+    from curation.dedup.clusters import _cosine, _vectors
 
     members = list(cluster.members.all())
     vectors = _vectors({m.key for m in members})

@@ -12,11 +12,11 @@ import numpy as np
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
+from curation.dedup.detect import set_search
+from curation.dedup.embed import embed_samples, embedder_for
 from curation.projects.models import Project
 from curation.samples.models import Sample
 from curation.seeds.models import Seed
-from generation.dedup.detect import set_search
-from generation.dedup.embed import embed_samples, embedder_for
 
 MAX_K = 100
 

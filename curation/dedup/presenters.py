@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from generation.dedup.clusters import canonical_key
-from generation.dedup.models import DupCluster, DupMember
+from curation.dedup.clusters import canonical_key
+from curation.dedup.models import DupCluster, DupMember
 from generation.embeddings import messages_text
 
 PREVIEW = 2000

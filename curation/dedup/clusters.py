@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from django.db import connection, transaction
 
+from curation.dedup.detect import UnionFind, exported_sample_ids
+from curation.dedup.models import ClusterStatus, DupCluster, DupEdge, DupMember
 from curation.projects.models import Project
 from curation.samples.models import DupStatus, Sample
 from curation.seeds.models import Seed
-from generation.dedup.detect import UnionFind, exported_sample_ids
-from generation.dedup.models import ClusterStatus, DupCluster, DupEdge, DupMember
 
 LOCK_NAMESPACE = 0x5EEDDED  # pg_advisory_xact_lock(namespace, project id)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generation.dedup import views
+from curation.dedup import views
 
 app_name = "dedup"
 urlpatterns = [

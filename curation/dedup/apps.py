@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class DedupConfig(AppConfig):
-    name = "generation.dedup"
+    name = "curation.dedup"
     label = "dedup"

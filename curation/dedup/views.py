@@ -9,16 +9,16 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from curation.dedup import services
+from curation.dedup.embed import EMBEDDING_ERRORS
+from curation.dedup.models import ClusterStatus, DedupJob, DupCluster, JobStatus, Scope
+from curation.dedup.presenters import cluster_dicts
+from curation.dedup.search import search, similar_samples
 from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
 from curation.samples.models import Sample
-from generation.dedup import services
-from generation.dedup.embed import EMBEDDING_ERRORS
-from generation.dedup.models import ClusterStatus, DedupJob, DupCluster, JobStatus, Scope
-from generation.dedup.presenters import cluster_dicts
-from generation.dedup.search import search, similar_samples
 
 PAGE_SIZE = 10
 

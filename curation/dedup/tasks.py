@@ -1,4 +1,8 @@
-"""Celery tasks: id-only, idempotent, thin wrappers over generation/dedup/services.py."""
+"""Celery tasks: id-only, idempotent, thin wrappers over curation/dedup/services.py.
+
+The tasks keep the names they had in generation/dedup, so messages already queued (and
+the beat schedule) still reach them after the move.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +26,11 @@ def _unlock(project_id: int) -> None:
         cur.execute("SELECT pg_advisory_unlock(%s, %s)", [TASK_LOCK, project_id])
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, name="generation.dedup.tasks.detect_new_samples")
 def detect_new_samples(project_id: int) -> None:
     """Embed new or edited samples of a project and cluster them. Safe to run twice: only
     rows whose vector is missing or stale are embedded; a scan already running wins."""
-    from generation.dedup.services import scan
+    from curation.dedup.services import scan
 
     if not _try_lock(project_id):
         return  # another worker is scanning; the next sweep picks up what it missed
@@ -36,10 +40,10 @@ def detect_new_samples(project_id: int) -> None:
         _unlock(project_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, name="generation.dedup.tasks.run_dedup_job")
 def run_dedup_job(job_id: int) -> None:
-    from generation.dedup.models import DedupJob
-    from generation.dedup.services import run_job
+    from curation.dedup.models import DedupJob
+    from curation.dedup.services import run_job
 
     project_id = DedupJob.objects.filter(pk=job_id).values_list("project_id", flat=True).first()
     if project_id is None:
@@ -53,7 +57,7 @@ def run_dedup_job(job_id: int) -> None:
         _unlock(project_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, name="generation.dedup.tasks.sweep_unembedded")
 def sweep_unembedded() -> int:
     """Beat: projects with samples or seeds not embedded yet get a detection task. This is
     how samples from runs, imports and edits are checked soon after they are written."""

@@ -24,10 +24,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
+from curation.dedup.models import DupEdge, Scope
 from curation.projects.models import Project
 from curation.samples.models import Sample
 from curation.seeds.models import Seed
-from generation.dedup.models import DupEdge, Scope
 
 QUERY_BATCH = 500
 Key = str  # "x<sample id>" or "s<seed id>"

@@ -8,15 +8,11 @@ from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from curation.projects.access import object_for, project_for
-from curation.projects.models import Role
-from curation.projects.services import ServiceError
-from curation.samples.models import Sample
-from generation.dedup import services
-from generation.dedup.embed import EMBEDDING_ERRORS
-from generation.dedup.models import ClusterStatus, DedupJob, DupCluster
-from generation.dedup.presenters import cluster_dicts
-from generation.dedup.schemas import (
+from curation.dedup import services
+from curation.dedup.embed import EMBEDDING_ERRORS
+from curation.dedup.models import ClusterStatus, DedupJob, DupCluster
+from curation.dedup.presenters import cluster_dicts
+from curation.dedup.schemas import (
     CanonicalIn,
     ClusterOut,
     ClusterPage,
@@ -25,7 +21,11 @@ from generation.dedup.schemas import (
     JobOut,
     SimilarOut,
 )
-from generation.dedup.search import search, similar_samples
+from curation.dedup.search import search, similar_samples
+from curation.projects.access import object_for, project_for
+from curation.projects.models import Role
+from curation.projects.services import ServiceError
+from curation.samples.models import Sample
 from generation.embeddings import messages_text
 
 router = Router(tags=["near-duplicates"])

@@ -17,9 +17,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from curation.dedup.models import DupCluster, DupEdge
 from curation.samples.models import Sample
 from curation.seeds.models import Seed
-from generation.dedup.models import DupCluster, DupEdge
 
 INDEXES = (
     (Sample, "sample_embedding_hnsw"),

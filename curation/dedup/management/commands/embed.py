@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from generation.dedup.management.commands._project import project_arg
+from curation.dedup.management.commands._project import project_arg
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from generation.dedup.services import scan
-        from generation.dedup.tasks import detect_new_samples
+        from curation.dedup.services import scan
+        from curation.dedup.tasks import detect_new_samples
 
         project = project_arg(opts["project"])
         if opts["enqueue"]:
