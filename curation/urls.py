@@ -11,7 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("projects/", include("curation.projects.urls")),
+    path("", include("curation.projects.urls")),
     path("", include("curation.seeds.urls")),
     path("", include("curation.samples.urls")),
     path("", include("generation.runs.urls")),

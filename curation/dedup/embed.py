@@ -47,7 +47,7 @@ def embedder_for(project: Project | int) -> Embedder:
         return local()
     if backend != "endpoint":
         raise EmbeddingUnavailable(f"Unknown SEEDBED_EMBEDDING_BACKEND {backend!r}.")
-    from generation.runs.driver import endpoint_config
+    from curation.projects.services import endpoint_config
 
     project_id = project if isinstance(project, int) else project.pk
     endpoint = (

@@ -84,3 +84,11 @@ class EndpointIn(Schema):
     price_out_per_1k: Decimal = Decimal(0)
     timeout_s: float = 120.0
     is_default: bool = False
+
+
+class EndpointTestOut(Schema):
+    ok: bool
+    models: list[str] = []
+    reply: str = ""
+    latency_ms: int = 0
+    error: str = ""

@@ -17,7 +17,6 @@ from generation.runs.models import Run
 from generation.runs.presenters import run_summary
 from generation.runs.schemas import (
     BudgetIn,
-    EndpointTestOut,
     JudgeIn,
     PromptIn,
     PromptOut,
@@ -75,12 +74,6 @@ def override_prompt(
             "variables": sorted(t.variables),
         },
     )
-
-
-@router.post("/endpoints/{endpoint_id}/test", response=EndpointTestOut, tags=["endpoints"])
-def test_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
-    endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
-    return services.test_endpoint(endpoint)
 
 
 def _run(request: HttpRequest, run_id: int, role: str = Role.VIEWER) -> Run:

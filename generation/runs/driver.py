@@ -31,8 +31,9 @@ from django.db import close_old_connections, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from curation.projects.services import endpoint_config
 from curation.samples.models import Sample
-from generation.llm import CallRecord, EndpointConfig, LLMClient, LLMError
+from generation.llm import CallRecord, LLMClient, LLMError
 from generation.recipes.base import Outcome, Recipe, SampleDraft, SeedRow, Skip
 from generation.recipes.prompts import PromptTemplate
 from generation.recipes.registry import get_recipe, prompts_for
@@ -75,22 +76,6 @@ def acquire_lease(run_id: int) -> str | None:
         return None
     Run.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
     return token
-
-
-def endpoint_config(endpoint: Any) -> EndpointConfig:
-    return EndpointConfig(
-        base_url=endpoint.base_url,
-        api_key=endpoint.get_api_key(),
-        model=endpoint.chat_model,
-        max_concurrency=endpoint.max_concurrency,
-        rpm=endpoint.rpm,
-        tpm=endpoint.tpm,
-        timeout_s=endpoint.timeout_s,
-        max_retries=int(getattr(settings, "SEEDBED_LLM_MAX_RETRIES", 5)),
-        price_in_per_1k=endpoint.price_in_per_1k,
-        price_out_per_1k=endpoint.price_out_per_1k,
-        endpoint_id=endpoint.pk,
-    )
 
 
 def drive(run_id: int) -> SliceResult:

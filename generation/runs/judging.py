@@ -12,10 +12,10 @@ from typing import Any
 from django.db import transaction
 
 from curation.projects.models import LLMCall, ModelEndpoint
+from curation.projects.services import endpoint_config
 from curation.samples.models import Judgement, Sample
 from generation.judge import ADDITIVE_RUBRIC, JudgeResult, judge_response
 from generation.llm import CallRecord, LLMClient
-from generation.runs.driver import endpoint_config
 
 BATCH = 32
 

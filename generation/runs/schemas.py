@@ -66,14 +66,6 @@ class QueuedOut(Schema):
     queued: int
 
 
-class EndpointTestOut(Schema):
-    ok: bool
-    models: list[str] = []
-    reply: str = ""
-    latency_ms: int = 0
-    error: str = ""
-
-
 class PromptOut(Schema):
     recipe: str
     name: str

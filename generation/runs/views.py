@@ -1,4 +1,4 @@
-"""Pages for recipes, runs, endpoints and prompts. Thin: load, check, call a service, render."""
+"""Pages for recipes, runs and prompts. Thin: load, check, call a service, render."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from django.views.decorators.http import require_POST
 
 from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
-from curation.projects.models import ModelEndpoint, Role
-from curation.projects.services import ServiceError, save_endpoint
+from curation.projects.models import Role
+from curation.projects.services import ServiceError
 from generation.recipes.registry import UnknownRecipe, all_recipes, get_recipe, prompts_for
 from generation.runs import services
-from generation.runs.forms import EndpointForm, PromptForm, RunForm
+from generation.runs.forms import PromptForm, RunForm
 from generation.runs.models import TERMINAL_STATUSES, Run
 from generation.runs.presenters import run_summary
 
@@ -123,50 +123,6 @@ def run_action(request: AuthedRequest, run_id: int, action: str) -> HttpResponse
     else:
         messages.success(request, f"Run {action}d." if action != "pause" else "Run paused.")
     return redirect("runs:detail", run.pk)
-
-
-@login_required
-def endpoints(request: AuthedRequest, project_id: int) -> HttpResponse:
-    membership = membership_for(request.user, project_id)
-    project = membership.project
-    form = EndpointForm(request.POST or None)
-    if request.method == "POST":
-        project_for(request.user, project_id, Role.OWNER)
-        if form.is_valid():
-            d = dict(form.cleaned_data)
-            try:
-                save_endpoint(
-                    request.user,
-                    project,
-                    name=d.pop("name"),
-                    api_key=d.pop("api_key") or None,
-                    is_default=d.pop("is_default"),
-                    **d,
-                )
-            except ServiceError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, "Endpoint saved.")
-                return redirect("runs:endpoints", project.pk)
-    ctx = {
-        "project": project,
-        "endpoints": project.endpoints.all(),
-        "form": form,
-        "is_owner": membership.has_role(Role.OWNER),
-        "can_curate": membership.has_role(Role.CURATOR),
-    }
-    return render(request, "runs/endpoints.html", ctx)
-
-
-@login_required
-@require_POST
-def endpoint_test(request: AuthedRequest, endpoint_id: int) -> HttpResponse:
-    endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
-    result = services.test_endpoint(endpoint)
-    ctx = {"project": endpoint.project, "endpoint": endpoint, "result": result}
-    if request.htmx:
-        return render(request, "runs/partials/endpoint_test.html", ctx)
-    return render(request, "runs/endpoint_test.html", ctx)
 
 
 @login_required
