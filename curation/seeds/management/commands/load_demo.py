@@ -1,4 +1,7 @@
-"""Create the demo users, project, seed set and local endpoint. Safe to run again."""
+"""Create the demo users, project, seed set and local endpoint. Safe to run again.
+
+It lives with the seeds because it imports them: the projects app imports nothing above it.
+"""
 
 from __future__ import annotations
 
