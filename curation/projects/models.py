@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -30,11 +29,6 @@ def default_dedup_scopes() -> list[str]:
     return ["project", "seeds", "exports"]
 
 
-class ProjectQuerySet(models.QuerySet["Project"]):
-    def for_user(self, user: Any) -> ProjectQuerySet:
-        return self.filter(memberships__user=user)
-
-
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -51,8 +45,6 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -65,10 +65,6 @@ class MeOut(Schema):
     projects: list[ProjectOut]
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
 class EndpointIn(Schema):
     name: str
     base_url: str

@@ -44,17 +44,6 @@ class DupStatus(models.TextChoices):
     EXACT_DUPLICATE = "exact_duplicate", "Exact duplicate"
 
 
-class SampleQuerySet(models.QuerySet["Sample"]):
-    def pending(self) -> SampleQuerySet:
-        return self.filter(status=SampleStatus.PENDING)
-
-    def accepted(self) -> SampleQuerySet:
-        return self.filter(status=SampleStatus.ACCEPTED)
-
-    def for_project(self, project: Project) -> SampleQuerySet:
-        return self.filter(project=project)
-
-
 class Sample(models.Model):
     """One training example: OpenAI chat messages, plus the fields its kind needs."""
 
@@ -118,8 +107,6 @@ class Sample(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = SampleQuerySet.as_manager()
 
     KINDS_NEEDING_PAIR: ClassVar[frozenset[str]] = frozenset({SampleKind.PREFERENCE})
 

@@ -39,9 +39,6 @@ PRIMITIVES = frozenset(
         "ENV",
     }
 )
-AVAILABLE_PRIMITIVES = frozenset(
-    {"SAMPLE", "GEN", "JUDGE", "PAIRJ", "VOTE", "CHECK", "DEDUP-L", "PAIR", "FMT", "DEDUP-E"}
-)
 
 
 class RecipeParams(BaseModel):

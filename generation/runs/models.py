@@ -51,11 +51,6 @@ RUN_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class RunQuerySet(models.QuerySet["Run"]):
-    def active(self) -> RunQuerySet:
-        return self.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
-
-
 class Run(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     name = models.CharField(max_length=200, blank=True)
@@ -99,8 +94,6 @@ class Run(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = RunQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -120,10 +113,6 @@ class Run(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in RUN_TRANSITIONS[self.status]
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
 
 
 class RunItem(models.Model):
