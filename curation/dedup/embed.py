@@ -70,24 +70,7 @@ def _store_calls(project_id: int, embedder: Embedder) -> None:
     records = getattr(embedder, "records", None)
     if not records:
         return
-    LLMCall.objects.bulk_create(
-        [
-            LLMCall(
-                project_id=project_id,
-                endpoint_id=r.endpoint_id,
-                model=r.model,
-                purpose=r.purpose,
-                tokens_in=r.tokens_in,
-                tokens_out=r.tokens_out,
-                cost=r.cost,
-                latency_ms=r.latency_ms,
-                attempts=r.attempts,
-                status=LLMCall.Status.OK if r.ok else LLMCall.Status.ERROR,
-                error=r.error[:2000],
-            )
-            for r in records
-        ]
-    )
+    LLMCall.objects.bulk_create([LLMCall.from_record(project_id, r) for r in records])
     records.clear()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -12,6 +13,9 @@ from django.db import models
 from django.db.models import Q
 
 from curation.projects import secrets_box
+
+if TYPE_CHECKING:
+    from generation.llm import CallRecord
 
 
 class Role(models.TextChoices):
@@ -243,3 +247,21 @@ class LLMCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.status}"
+
+    @classmethod
+    def from_record(cls, project_id: int, record: CallRecord, run_id: int | None = None) -> LLMCall:
+        """The row for one call that generation.llm recorded (not saved yet)."""
+        return cls(
+            project_id=project_id,
+            endpoint_id=record.endpoint_id,
+            run_id=run_id,
+            model=record.model,
+            purpose=record.purpose,
+            tokens_in=record.tokens_in,
+            tokens_out=record.tokens_out,
+            cost=record.cost,
+            latency_ms=record.latency_ms,
+            attempts=record.attempts,
+            status=cls.Status.OK if record.ok else cls.Status.ERROR,
+            error=record.error[:2000],
+        )

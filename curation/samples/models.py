@@ -189,6 +189,35 @@ class Judgement(models.Model):
     def __str__(self) -> str:
         return f"{self.rubric_id}={self.score} on {self.sample_id}"
 
+    @staticmethod
+    def fields_from(verdict: JudgementContent) -> dict[str, Any]:
+        """The columns a judge's verdict fills; the caller adds sample, run and work key."""
+        return {
+            "judge_model": verdict.judge_model,
+            "rubric_id": verdict.rubric_id,
+            "rubric_version": verdict.rubric_version,
+            "score": verdict.score,
+            "rationale": verdict.rationale,
+            "raw_output": verdict.raw_output,
+        }
+
+
+class JudgementContent(Protocol):
+    """What a judgement row is built from: a recipe's JudgementDraft, or a judge's result."""
+
+    @property
+    def judge_model(self) -> str: ...
+    @property
+    def rubric_id(self) -> str: ...
+    @property
+    def rubric_version(self) -> str: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def rationale(self) -> str: ...
+    @property
+    def raw_output(self) -> str: ...
+
 
 class SampleContent(Protocol):
     """What the content hash reads: a stored Sample, or a draft not saved yet."""

@@ -118,23 +118,7 @@ def store_outcomes(
             if s.outcome == RunItem.Outcome.FILTERED:
                 filtered[s.reason] += 1
         LLMCall.objects.bulk_create(
-            [
-                LLMCall(
-                    project_id=run.project_id,
-                    endpoint_id=c.endpoint_id,
-                    run=run,
-                    model=c.model,
-                    purpose=c.purpose,
-                    tokens_in=c.tokens_in,
-                    tokens_out=c.tokens_out,
-                    cost=c.cost,
-                    latency_ms=c.latency_ms,
-                    attempts=c.attempts,
-                    status=LLMCall.Status.OK if c.ok else LLMCall.Status.ERROR,
-                    error=c.error[:2000],
-                )
-                for c in calls
-            ]
+            [LLMCall.from_record(run.project_id, c, run_id=run.pk) for c in calls]
         )
         merged = Counter(run.filtered)
         merged.update(filtered)
@@ -232,16 +216,7 @@ def _insert_one_by_one(run: Run, fresh: Fresh, filtered: Counter[str]) -> int:
 def _judgements(samples: list[Sample], drafts: list[SampleDraft]) -> None:
     Judgement.objects.bulk_create(
         [
-            Judgement(
-                sample=s,
-                judge_model=j.judge_model,
-                rubric_id=j.rubric_id,
-                rubric_version=j.rubric_version,
-                score=j.score,
-                rationale=j.rationale,
-                raw_output=j.raw_output,
-                run_id=s.run_id,
-            )
+            Judgement(sample=s, run_id=s.run_id, **Judgement.fields_from(j))
             for s, d in zip(samples, drafts, strict=True)
             for j in d.judgements
         ]
