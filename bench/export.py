@@ -110,7 +110,7 @@ def child_main(args: argparse.Namespace) -> None:
             while chunk := cur.fetchmany(5000):
                 rows += len(chunk)
     else:  # the naive baseline: everything in memory, then one write
-        from generation.runs.models import Sample
+        from curation.samples.models import Sample
 
         samples = list(Sample.objects.filter(project_id=args.project_id, status="accepted"))
         text = "".join(json.dumps({"messages": s.messages}) + "\n" for s in samples)

@@ -348,9 +348,11 @@ def _ours_run(args: argparse.Namespace, fake: FakeProcess) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
+    from curation.projects.models import LLMCall
     from curation.projects.services import create_project, save_endpoint
+    from curation.samples.models import Sample
     from curation.seeds.services import import_seed_set
-    from generation.runs.models import LLMCall, Run, Sample
+    from generation.runs.models import Run
     from generation.runs.services import start_run
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -9,12 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from curation.auth import API_AUTH
+from curation.dedup.api import router as dedup_router
 from curation.exports.api import router as exports_router
 from curation.health import health
 from curation.projects.api import router as projects_router
 from curation.review.api import router as review_router
+from curation.samples.api import router as samples_router
 from curation.seeds.api import router as seeds_router
-from generation.dedup.api import router as dedup_router
 from generation.runs.api import router as runs_router
 
 api = NinjaAPI(
@@ -42,6 +43,7 @@ def get_health(request: HttpRequest) -> Any:
 
 api.add_router("", projects_router)
 api.add_router("", seeds_router)
+api.add_router("", samples_router)
 api.add_router("", runs_router)
 api.add_router("", review_router)
 api.add_router("", exports_router)

@@ -22,7 +22,8 @@ app.conf.beat_schedule = {
         "task": "curation.review.tasks.release_expired_leases",
         "schedule": 60.0,
     },
-    # New, imported and edited samples are embedded and checked for near-duplicates.
+    # New, imported and edited samples are embedded and checked for near-duplicates
+    # (curation/dedup/tasks.py; the task keeps its name from before the move).
     "embed-and-detect": {
         "task": "generation.dedup.tasks.sweep_unembedded",
         "schedule": float(os.environ.get("SEEDBED_DEDUP_SWEEP_SECONDS", "20")),

@@ -65,8 +65,9 @@ INSTALLED_APPS = [
     "ninja",
     "curation.projects",
     "curation.seeds",
+    "curation.samples",
     "generation.runs",
-    "generation.dedup",
+    "curation.dedup",
     "curation.review",
     "curation.exports",
 ]
@@ -196,7 +197,7 @@ SEEDBED_LLM_BASE_URL = os.environ.get(
 SEEDBED_LLM_API_KEY = os.environ.get("SEEDBED_LLM_API_KEY", "")
 SEEDBED_LLM_MODEL = os.environ.get("SEEDBED_LLM_MODEL", "")
 SEEDBED_EMBEDDING_DIM = env_int("SEEDBED_EMBEDDING_DIM", 384)
-# Near-duplicates (generation/dedup): "local" = all-MiniLM-L6-v2 in-process (384-d),
+# Near-duplicates (curation/dedup): "local" = all-MiniLM-L6-v2 in-process (384-d),
 # "endpoint" = the project's default endpoint's embedding_model through llm.embed().
 SEEDBED_EMBEDDING_BACKEND = os.environ.get("SEEDBED_EMBEDDING_BACKEND", "local")
 SEEDBED_DEDUP_EF_SEARCH = env_int("SEEDBED_DEDUP_EF_SEARCH", 100)

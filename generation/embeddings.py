@@ -174,8 +174,3 @@ class EndpointEmbedder:
                 return await client.embed(list(texts), model=self.name)
 
         return unit_rows(asyncio.run(go()), self.dim, self.name)
-
-
-def cosine_matrix(a: Vectors, b: Vectors) -> npt.NDArray[np.float32]:
-    """Cosine similarities of unit rows."""
-    return np.asarray(a @ b.T, dtype=np.float32)

@@ -9,8 +9,9 @@ import factory
 from django.contrib.auth import get_user_model
 
 from curation.projects.models import Membership, ModelEndpoint, Project, Role
+from curation.samples.models import Sample, SampleKind
 from curation.seeds.models import Seed, SeedKind, SeedSet
-from generation.runs.models import Run, Sample, SampleKind
+from generation.runs.models import Run
 
 PASSWORD = "correct horse battery staple"
 

@@ -223,7 +223,7 @@ def _lineage(qs: Any) -> dict[str, Any]:
 
 
 def _agreement(export: Export, queue_ids: list[int]) -> list[dict[str, Any]]:
-    from curation.review.api import queue_agreement
+    from curation.review.presenters import queue_agreement
 
     queues = ReviewQueue.objects.filter(project=export.project).order_by("id")
     if queue_ids:

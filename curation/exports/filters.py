@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review.models import QueueItem, ReviewQueue
-from generation.runs.models import DupStatus, Run, Sample, SampleKind, SampleStatus
+from curation.samples.models import DupStatus, Sample, SampleKind, SampleStatus
 
 NON_CANONICAL = (DupStatus.NEAR_DUPLICATE, DupStatus.EXACT_DUPLICATE)
 
@@ -62,10 +62,15 @@ def pydantic_message(exc: ValidationError) -> str:
 
 def check_ownership(project: Project, f: ExportFilters) -> None:
     """Queue and run ids must be this project's: never let one project read another's."""
-    for model, ids, noun in ((ReviewQueue, f.queue_ids, "queue"), (Run, f.run_ids, "run")):
+    # project.runs: runs are generation's; curation reads them through the relation only.
+    owned: tuple[tuple[QuerySet[Any], list[int], str], ...] = (
+        (ReviewQueue.objects.filter(project=project), f.queue_ids, "queue"),
+        (project.runs.all(), f.run_ids, "run"),
+    )
+    for qs, ids, noun in owned:
         if not ids:
             continue
-        found = set(model.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+        found = set(qs.filter(pk__in=ids).values_list("pk", flat=True))
         missing = sorted(set(ids) - found)
         if missing:
             raise ServiceError(f"No {noun} {missing[0]} in this project.")

@@ -1,4 +1,5 @@
-"""Reading datasets in the export formats (untrusted bytes) into sample drafts.
+"""Reading datasets in the export formats (untrusted bytes) into sample drafts (unsaved
+Samples).
 
 The inverse of formats.py: importing a file we exported and exporting it again gives the
 same bytes. Every problem names its line (JSONL), item (JSON array) or row (Parquet).
@@ -12,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from curation.exports.formats import FROM_SHAREGPT, Msgs
+from curation.samples.models import Sample
 from curation.seeds.parsing import SeedImportError
 from curation.seeds.parsing import _drop_nulls as drop_nulls  # Parquet nulls = absent keys
-from generation.recipes.base import SampleDraft
 
 ROLES = ("system", "user", "assistant", "tool")
 SHAPES = {
@@ -167,9 +168,9 @@ def _score(record: dict[str, Any], key: str, where: str) -> float | None:
     return float(value)
 
 
-def to_draft(fmt: str, r: dict[str, Any], where: str) -> SampleDraft:
-    """One record as a sample draft (kind, messages, pair, label, and the extra the exporter
-    reads back: Alpaca's split, a DPO pair's source and scores, a KTO label)."""
+def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
+    """One record as an unsaved sample (kind, messages, pair, label, and the extra the
+    exporter reads back: Alpaca's split, a DPO pair's source and scores, a KTO label)."""
     extra: dict[str, Any] = {}
     tools, chosen, rejected, label = None, None, None, ""
     if fmt == "openai":
@@ -252,13 +253,13 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> SampleDraft:
         if len(label) > 200:
             raise ImportProblem(f"{where}: field 'label' is longer than 200 characters")
         kind = "classification"
-    return SampleDraft(
-        work_key="", kind=kind, messages=messages, step="import", prompt_version="", model="",
+    return Sample(
+        kind=kind, messages=messages, step="import",
         chosen=chosen, rejected=rejected, label=label, tools=tools, extra=extra,
     )  # fmt: skip
 
 
-def to_seed(draft: SampleDraft) -> dict[str, Any]:
+def to_seed(draft: Sample) -> dict[str, Any]:
     """A record in a shape the seed parser takes: the conversation, pairs and labels in meta."""
     messages = draft.messages + (draft.chosen or [])
     meta: dict[str, Any] = {

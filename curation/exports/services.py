@@ -32,11 +32,9 @@ from curation.exports.models import Export, ExportFormat, ExportStatus
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample, SampleStatus, content_hash
 from curation.seeds.parsing import SeedImportError
 from curation.seeds.services import import_seed_set
-from generation.recipes.base import SampleDraft
-from generation.runs.models import Sample, SampleStatus
-from generation.runs.store import content_hash
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: another worker may take over
@@ -261,7 +259,7 @@ def import_dataset(
     limit = settings.SEEDBED_MAX_UPLOAD_BYTES
     if len(data) > limit:
         raise ServiceError(f"The file is {len(data):,} bytes; the limit is {limit:,}.")
-    drafts: list[tuple[str, SampleDraft]] = []
+    drafts: list[tuple[str, Sample]] = []
     try:
         for where, record in read_records(data, MAX_IMPORT_ROWS):
             if fmt == "auto":
@@ -292,7 +290,7 @@ def import_dataset(
 
 @transaction.atomic
 def _store_samples(
-    actor: Any, project: Project, fmt: str, filename: str, drafts: list[tuple[str, SampleDraft]]
+    actor: Any, project: Project, fmt: str, filename: str, drafts: list[tuple[str, Sample]]
 ) -> dict[str, Any]:
     # One import at a time per project: the check for existing hashes below then holds
     # until the insert (two imports of one file no longer race into the unique constraint).
@@ -303,20 +301,9 @@ def _store_samples(
         if digest in rows:
             continue  # the same record twice in one file: one sample
         lineage = {"import": {"file": filename[:255], "format": fmt, "at": where}}
-        rows[digest] = Sample(
-            project=project,
-            kind=d.kind,
-            messages=d.messages,
-            chosen=d.chosen,
-            rejected=d.rejected,
-            label=d.label,
-            tools=d.tools,
-            extra=d.extra | lineage,
-            source="import",
-            step="import",
-            content_hash=digest,
-            status=SampleStatus.PENDING,
-        )
+        d.project, d.extra, d.source = project, d.extra | lineage, "import"
+        d.content_hash, d.status = digest, SampleStatus.PENDING
+        rows[digest] = d
     existing = set()
     hashes = list(rows)
     for start in range(0, len(hashes), IMPORT_BATCH):

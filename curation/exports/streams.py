@@ -23,7 +23,7 @@ from curation.exports.formats import Row, Src
 from curation.exports.pairs import edit_pair, preference_pairs, split_answer
 from curation.projects.models import Project
 from curation.review.models import QueueItem, Review, SampleRevision
-from generation.runs.models import Sample, SampleKind, SampleStatus
+from curation.samples.models import Sample, SampleKind, SampleStatus
 
 CHUNK = 5000
 CONVERSATION_KINDS = (SampleKind.SFT, SampleKind.CONVERSATION, SampleKind.TOOL_TRAJECTORY)

@@ -1,7 +1,14 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from curation.projects.models import ApiToken, AuditEvent, Membership, ModelEndpoint, Project
+from curation.projects.models import (
+    ApiToken,
+    AuditEvent,
+    LLMCall,
+    Membership,
+    ModelEndpoint,
+    Project,
+)
 
 
 class MembershipInline(admin.TabularInline[Membership, Project]):
@@ -41,3 +48,18 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
 
     def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False  # the audit log is append-only
+
+
+@admin.register(LLMCall)
+class LLMCallAdmin(admin.ModelAdmin[LLMCall]):
+    list_display = [
+        "created_at",
+        "model",
+        "purpose",
+        "status",
+        "tokens_in",
+        "tokens_out",
+        "latency_ms",
+    ]
+    list_filter = ["status", "purpose"]
+    raw_id_fields = ["run", "endpoint"]

@@ -9,12 +9,13 @@ from ninja.responses import Status
 
 from curation.http import AuthedRequest
 from curation.projects import services
-from curation.projects.access import membership_for, project_for
+from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import AuditEvent, Membership, ModelEndpoint, Project, Role
 from curation.projects.schemas import (
     AuditEventOut,
     EndpointIn,
     EndpointOut,
+    EndpointTestOut,
     MemberIn,
     MemberOut,
     MeOut,
@@ -166,3 +167,9 @@ def create_endpoint(
     except services.ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
     return Status(201, endpoint_out(endpoint))
+
+
+@router.post("/endpoints/{endpoint_id}/test", response=EndpointTestOut, tags=["endpoints"])
+def test_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
+    endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
+    return services.test_endpoint(endpoint)

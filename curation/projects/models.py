@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -13,6 +13,9 @@ from django.db import models
 from django.db.models import Q
 
 from curation.projects import secrets_box
+
+if TYPE_CHECKING:
+    from generation.llm import CallRecord
 
 
 class Role(models.TextChoices):
@@ -30,11 +33,6 @@ def default_dedup_scopes() -> list[str]:
     return ["project", "seeds", "exports"]
 
 
-class ProjectQuerySet(models.QuerySet["Project"]):
-    def for_user(self, user: Any) -> ProjectQuerySet:
-        return self.filter(memberships__user=user)
-
-
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -43,7 +41,7 @@ class Project(models.Model):
     # 0.88: planted paraphrases (reworded request, lightly reworded answer) score 0.87-0.99
     # while distinct requests on the same subjects stay below 0.88 (README: Near-duplicates).
     dedup_threshold = models.FloatField(default=0.88)
-    # Where near-duplicates are looked for: run, project, seeds, exports (generation/dedup).
+    # Where near-duplicates are looked for: run, project, seeds, exports (curation/dedup).
     dedup_scopes = ArrayField(
         models.CharField(max_length=16), default=default_dedup_scopes, blank=True
     )
@@ -51,8 +49,6 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -220,3 +216,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.object_type}:{self.object_id}"
+
+
+class LLMCall(models.Model):
+    """One call to a model endpoint (generate, judge, embed), for tokens, cost and errors."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="llm_calls")
+    endpoint = models.ForeignKey(
+        ModelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    run = models.ForeignKey(
+        "runs.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="llm_calls"
+    )
+    model = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=64, blank=True)  # generate | judge | embed | test
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    latency_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "runs_llmcall"  # the table predates the move from generation/runs
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["run", "created_at"], name="llmcall_run_time")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.status}"
+
+    @classmethod
+    def from_record(cls, project_id: int, record: CallRecord, run_id: int | None = None) -> LLMCall:
+        """The row for one call that generation.llm recorded (not saved yet)."""
+        return cls(
+            project_id=project_id,
+            endpoint_id=record.endpoint_id,
+            run_id=run_id,
+            model=record.model,
+            purpose=record.purpose,
+            tokens_in=record.tokens_in,
+            tokens_out=record.tokens_out,
+            cost=record.cost,
+            latency_ms=record.latency_ms,
+            attempts=record.attempts,
+            status=cls.Status.OK if record.ok else cls.Status.ERROR,
+            error=record.error[:2000],
+        )

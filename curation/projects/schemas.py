@@ -65,10 +65,6 @@ class MeOut(Schema):
     projects: list[ProjectOut]
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
 class EndpointIn(Schema):
     name: str
     base_url: str
@@ -84,3 +80,11 @@ class EndpointIn(Schema):
     price_out_per_1k: Decimal = Decimal(0)
     timeout_s: float = 120.0
     is_default: bool = False
+
+
+class EndpointTestOut(Schema):
+    ok: bool
+    models: list[str] = []
+    reply: str = ""
+    latency_ms: int = 0
+    error: str = ""

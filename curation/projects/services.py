@@ -1,10 +1,16 @@
-"""Verbs on projects, members, endpoints and API tokens. Each is atomic and audited."""
+"""Verbs on projects, members, endpoints and API tokens. Each is atomic and audited.
+
+Also how an endpoint is reached (`endpoint_config`) and its "test connection" check.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,6 +19,8 @@ from django.utils.text import slugify
 
 from curation.projects import audit
 from curation.projects.models import ApiToken, Membership, ModelEndpoint, Project, Role
+from generation import llm
+from generation.llm import EndpointConfig, LLMClient, LLMError
 
 
 class ServiceError(ValueError):
@@ -203,3 +211,57 @@ def _endpoint_state(endpoint: ModelEndpoint) -> dict[str, Any]:
     state = {f: str(getattr(endpoint, f)) for f in ENDPOINT_FIELDS}
     state["key"] = endpoint.key_display
     return state
+
+
+def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:
+    """How generation.llm reaches this endpoint: its URL, key, model, limits and prices."""
+    return EndpointConfig(
+        base_url=endpoint.base_url,
+        api_key=endpoint.get_api_key(),
+        model=endpoint.chat_model,
+        max_concurrency=endpoint.max_concurrency,
+        rpm=endpoint.rpm,
+        tpm=endpoint.tpm,
+        timeout_s=endpoint.timeout_s,
+        max_retries=int(getattr(settings, "SEEDBED_LLM_MAX_RETRIES", 5)),
+        price_in_per_1k=endpoint.price_in_per_1k,
+        price_out_per_1k=endpoint.price_out_per_1k,
+        endpoint_id=endpoint.pk,
+    )
+
+
+def test_endpoint(endpoint: ModelEndpoint) -> dict[str, Any]:
+    """List the models and make one tiny chat call; report what happened, never raise."""
+    probe = llm_probe(endpoint)
+    if not probe["ok"]:
+        return {
+            "ok": False,
+            "error": probe.get("error", "unreachable"),
+            "latency_ms": probe.get("latency_ms", 0),
+        }
+
+    async def ping() -> dict[str, Any]:
+        config = endpoint_config(endpoint)
+        quick = dataclasses.replace(config, max_retries=1, timeout_s=30.0)
+        async with LLMClient(quick) as client:
+            done = await client.complete(
+                [{"role": "user", "content": "Reply with the single word: ready"}],
+                purpose="test",
+                max_tokens=5,
+                temperature=0.0,
+            )
+            return {
+                "ok": True,
+                "models": probe.get("models", []),
+                "reply": done.texts[0][:200],
+                "latency_ms": done.latency_ms,
+            }
+
+    try:
+        return asyncio.run(ping())
+    except LLMError as exc:
+        return {"ok": False, "models": probe.get("models", []), "error": str(exc)[:500]}
+
+
+def llm_probe(endpoint: ModelEndpoint) -> dict[str, Any]:
+    return llm.probe(endpoint.base_url, endpoint.get_api_key(), timeout=10.0)

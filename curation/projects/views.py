@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 
 from curation.http import AuthedRequest
 from curation.projects import services
-from curation.projects.access import membership_for, project_for
-from curation.projects.forms import MemberForm, ProjectForm, TokenForm
-from curation.projects.models import AuditEvent, Membership, Role
+from curation.projects.access import membership_for, object_for, project_for
+from curation.projects.forms import EndpointForm, MemberForm, ProjectForm, TokenForm
+from curation.projects.models import AuditEvent, Membership, ModelEndpoint, Role
 
 
 @login_required
@@ -132,3 +132,47 @@ def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
     else:
         messages.success(request, "Token revoked.")
     return redirect("projects:tokens")
+
+
+@login_required
+def endpoints(request: AuthedRequest, project_id: int) -> HttpResponse:
+    membership = membership_for(request.user, project_id)
+    project = membership.project
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST":
+        project_for(request.user, project_id, Role.OWNER)
+        if form.is_valid():
+            d = dict(form.cleaned_data)
+            try:
+                services.save_endpoint(
+                    request.user,
+                    project,
+                    name=d.pop("name"),
+                    api_key=d.pop("api_key") or None,
+                    is_default=d.pop("is_default"),
+                    **d,
+                )
+            except services.ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Endpoint saved.")
+                return redirect("projects:endpoints", project.pk)
+    ctx = {
+        "project": project,
+        "endpoints": project.endpoints.all(),
+        "form": form,
+        "is_owner": membership.has_role(Role.OWNER),
+        "can_curate": membership.has_role(Role.CURATOR),
+    }
+    return render(request, "projects/endpoints.html", ctx)
+
+
+@login_required
+@require_POST
+def endpoint_test(request: AuthedRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
+    result = services.test_endpoint(endpoint)
+    ctx = {"project": endpoint.project, "endpoint": endpoint, "result": result}
+    if request.htmx:
+        return render(request, "projects/partials/endpoint_test.html", ctx)
+    return render(request, "projects/endpoint_test.html", ctx)

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from curation.review.models import QueueOrder
-from generation.runs.models import DupStatus, SampleKind, SampleStatus
+from curation.samples.models import DupStatus, SampleKind, SampleStatus
 
 
 def _ids(text: str) -> list[int]:

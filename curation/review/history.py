@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from curation.projects.models import AuditEvent
 from curation.review.models import Review, SampleRevision
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 
 LIMIT = 500
 
@@ -27,7 +27,7 @@ def sample_history(sample: Sample, only_actor: Any = None) -> dict[str, Any]:
     events = (
         AuditEvent.objects.filter(project_id=sample.project_id)
         .filter(
-            Q(object_type="runs.sample", object_id=sid)
+            Q(object_type=Sample._meta.label_lower, object_id=sid)
             | Q(after__sample=sample.pk)
             | Q(verb="samples.bulk_decide", after__sample_ids__contains=[sample.pk])
         )

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from curation.projects.models import Project
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 
 
 class QueueOrder(models.TextChoices):

@@ -5,7 +5,7 @@ from typing import Any
 
 from ninja import Schema
 
-from generation.runs.schemas import SampleOut
+from curation.samples.schemas import SampleOut
 
 
 class QueueIn(Schema):

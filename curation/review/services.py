@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from curation.dedup.services import mark_sample_for_reembedding
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
@@ -30,8 +31,7 @@ from curation.review.models import (
     ReviewQueue,
     SampleRevision,
 )
-from generation.dedup.services import mark_sample_for_reembedding
-from generation.runs.models import Sample, SampleStatus
+from curation.samples.models import Sample, SampleStatus
 
 DECISIONS = {"accept", "reject"}
 SAMPLE_FILTERS = {

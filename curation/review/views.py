@@ -20,6 +20,7 @@ from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
+from curation.review.presenters import queue_summary
 
 
 @login_required
@@ -57,8 +58,6 @@ def queue_list(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @login_required
 def queue_detail(request: AuthedRequest, queue_id: int) -> HttpResponse:
-    from curation.review.api import queue_summary
-
     queue = object_for(request.user, ReviewQueue.objects.select_related("project"), queue_id)
     membership = membership_for(request.user, queue.project_id)
     disputed = (
@@ -104,8 +103,6 @@ def add_question(request: AuthedRequest, queue_id: int) -> HttpResponse:
 def _item_context(
     request: AuthedRequest, queue: ReviewQueue, assignment: Assignment | None
 ) -> dict[str, Any]:
-    from curation.review.api import queue_summary
-
     sample = assignment.item.sample if assignment else None
     candidates = []
     if sample is not None and sample.kind == "preference":
@@ -272,7 +269,7 @@ def adjudicate(request: AuthedRequest, item_id: int) -> HttpResponse:
 @login_required
 def sample_history(request: AuthedRequest, sample_id: int) -> HttpResponse:
     from curation.review.history import sample_history as history
-    from generation.runs.models import Sample
+    from curation.samples.models import Sample
 
     sample = object_for(request.user, Sample.objects.select_related("project"), sample_id)
     curator = membership_for(request.user, sample.project_id).has_role(Role.CURATOR)

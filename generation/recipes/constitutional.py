@@ -101,7 +101,6 @@ class ConstitutionalAI(Recipe[Params]):
         ),
         yield_per_item=2.0,
     )
-    Params = Params
     steps = (
         Step("GEN", "respond", "A first response to the (red-team) prompt."),
         Step("SAMPLE", "principle", "A critique/revision pair from the constitution."),
@@ -211,11 +210,12 @@ class ConstitutionalAI(Recipe[Params]):
             principle=principle,
             max_tokens=512 if cot else 2,
         )
-        it.check(verdict.p_a is not None, "unparsable_label")
-        p_a = clamp(verdict.p_a) if cot else verdict.p_a  # type: ignore[arg-type]
+        if verdict.p_a is None:
+            raise Drop("unparsable_label")
+        p_a = clamp(verdict.p_a) if cot else verdict.p_a
         it.check(p_a != 0.5, "tie")
         chosen, rejected = (a, b) if p_a > 0.5 else (b, a)
-        source = p.label_mode
+        source: str = p.label_mode
         if p.label_mode == "logprobs" and verdict.label_source != "logprobs":
             source = "hard (no logprobs from the endpoint)"
         return fmt.dpo(

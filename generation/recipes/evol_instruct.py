@@ -102,7 +102,6 @@ class EvolInstruct(Recipe[Params]):
         inputs=frozenset({"instruction", "conversation", "text", "qa"}),
         roles=(POLICY, JUDGE),
     )
-    Params = Params
     steps = (
         Step("SAMPLE", "operator", "One of 6 operators, uniformly."),
         Step("GEN", "evolve", "Rewrite the instruction (adds 10-20 words)."),
@@ -160,7 +159,11 @@ class EvolInstruct(Recipe[Params]):
         self, it: Item[Params], op: str, parent: str
     ) -> tuple[str, str, dict[str, Any]]:
         p = it.params
-        sampling = {"temperature": p.temperature, "top_p": p.top_p, "max_tokens": p.max_tokens}
+        sampling: dict[str, Any] = {
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "max_tokens": p.max_tokens,
+        }
         if op in DEPTH_OPS:
             method = it.host.prompts[f"op_{op}"].render().strip()
             evolved = await it.gen("depth_common", method=method, instruction=parent, **sampling)

@@ -62,7 +62,6 @@ class SelfInstruct(Recipe[Params]):
         roles=(POLICY, JUDGE),
         yield_per_item=2.0,
     )
-    Params = Params
     steps = (
         Step("SAMPLE", "in_context", "6 human + 2 machine instructions."),
         Step("GEN", "generate", "Continue the numbered task list."),

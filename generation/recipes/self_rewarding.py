@@ -80,7 +80,6 @@ class SelfRewarding(Recipe[Params]):
         roles=(POLICY, JUDGE),
         needs=(Need("N", "4 responses per prompt", "single requests in parallel (automatic)"),),
     )
-    Params = Params
     shared_prompts = ("additive_5pt",)
     steps = (
         Step("SAMPLE", "examples", "8 seed prompts as demonstrations."),

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
@@ -14,55 +13,19 @@ from curation.projects.services import ServiceError
 from curation.seeds.models import SeedSet
 from generation.recipes.registry import UnknownRecipe, describe_all, get_recipe, prompts_for
 from generation.runs import services
-from generation.runs.models import Run, Sample, SampleStatus
+from generation.runs.models import Run
 from generation.runs.presenters import run_summary
 from generation.runs.schemas import (
     BudgetIn,
-    EndpointTestOut,
     JudgeIn,
     PromptIn,
     PromptOut,
     QueuedOut,
     RunIn,
     RunOut,
-    SampleOut,
-    SamplePage,
 )
 
-router = Router(tags=["samples"])
-
-
-@router.get("/projects/{project_id}/samples", response=SamplePage)
-def list_samples(
-    request: HttpRequest,
-    project_id: int,
-    status: str = "",
-    run_id: int | None = None,
-    page: int = 1,
-    page_size: int = 50,
-) -> dict[str, Any]:
-    project = project_for(request.user, project_id)
-    samples = Sample.objects.filter(project=project)
-    if status in SampleStatus.values:
-        samples = samples.filter(status=status)
-    if run_id is not None:
-        samples = samples.filter(run_id=run_id)
-    paginator = Paginator(samples.order_by("id"), max(1, min(page_size, 500)))
-    page_obj = paginator.get_page(page)
-    return {
-        "count": paginator.count,
-        "page": page_obj.number,
-        "pages": paginator.num_pages,
-        "results": list(page_obj.object_list),
-    }
-
-
-@router.get("/samples/{sample_id}", response=SampleOut)
-def get_sample(request: HttpRequest, sample_id: int) -> Sample:
-    return object_for(request.user, Sample.objects.all(), sample_id)
-
-
-# --- recipes, prompts, endpoints, runs, judging -------------------------------------------
+router = Router(tags=["runs"])
 
 
 @router.get("/recipes", response=list[dict[str, Any]], tags=["recipes"])
@@ -111,12 +74,6 @@ def override_prompt(
             "variables": sorted(t.variables),
         },
     )
-
-
-@router.post("/endpoints/{endpoint_id}/test", response=EndpointTestOut, tags=["endpoints"])
-def test_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
-    endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
-    return services.test_endpoint(endpoint)
 
 
 def _run(request: HttpRequest, run_id: int, role: str = Role.VIEWER) -> Run:

@@ -31,7 +31,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from curation.projects.models import ModelEndpoint
-from generation.llm import CallRecord, EndpointConfig, LLMClient, LLMError
+from curation.projects.services import endpoint_config
+from generation.llm import CallRecord, LLMClient, LLMError
 from generation.recipes.base import SeedRow
 from generation.recipes.kit.item import Item
 from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
@@ -88,22 +89,6 @@ def acquire_lease(run_id: int) -> str | None:
         return None
     Run.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
     return token
-
-
-def endpoint_config(endpoint: Any) -> EndpointConfig:
-    return EndpointConfig(
-        base_url=endpoint.base_url,
-        api_key=endpoint.get_api_key(),
-        model=endpoint.chat_model,
-        max_concurrency=endpoint.max_concurrency,
-        rpm=endpoint.rpm,
-        tpm=endpoint.tpm,
-        timeout_s=endpoint.timeout_s,
-        max_retries=int(getattr(settings, "SEEDBED_LLM_MAX_RETRIES", 5)),
-        price_in_per_1k=endpoint.price_in_per_1k,
-        price_out_per_1k=endpoint.price_out_per_1k,
-        endpoint_id=endpoint.pk,
-    )
 
 
 def drive(run_id: int) -> SliceResult:
@@ -264,11 +249,12 @@ class Driver:
                 self.journals[key] = checkpoint
             if lane:
                 self._open_items.append((key, payload, lane, priority))
-        self._pool_rows = list(
-            RunPoolEntry.objects.filter(run_id=self.run_id)
+        self._pool_rows = [
+            (pool, key, text, bytes(vector) if vector is not None else None)
+            for pool, key, text, vector in RunPoolEntry.objects.filter(run_id=self.run_id)
             .order_by("id")
             .values_list("pool", "key", "text", "vector")
-        )
+        ]
 
     # -- what items and recipes call (Host) ---------------------------------------------
 

@@ -68,7 +68,7 @@ def to_drafts(item: Item[Any], out: Out, model: str) -> list[SampleDraft]:
         raise ValueError(f"item {item.key}: pieces need distinct suffixes, got {suffixes}")
     tin, tout = item.tokens
     n = max(1, len(pieces))
-    last = next((c for c in reversed(item.calls) if c.get("version")), {})
+    last: dict[str, Any] = next((c for c in reversed(item.calls) if c.get("version")), {})
     lineage = {
         "calls": item.calls,
         "prompts": {c["template"]: c["version"] for c in item.calls if c.get("template")},

@@ -11,11 +11,12 @@ from typing import Any
 
 from django.db import transaction
 
-from curation.projects.models import ModelEndpoint
+from curation.projects.models import LLMCall, ModelEndpoint
+from curation.projects.services import endpoint_config
+from curation.samples.models import Judgement, Sample
 from generation.judge import ADDITIVE_RUBRIC, JudgeResult, judge_response
 from generation.llm import CallRecord, LLMClient
-from generation.runs.driver import endpoint_config
-from generation.runs.models import Judgement, LLMCall, Sample
+from generation.recipes.base import JudgementDraft
 
 BATCH = 32
 
@@ -75,35 +76,20 @@ def _store(
         for sample, result in zip(batch, results, strict=True):
             if not isinstance(result, JudgeResult):
                 continue
+            verdict = JudgementDraft(
+                judge_model=model,
+                rubric_id=ADDITIVE_RUBRIC,
+                rubric_version=result.rubric_version,
+                score=result.score,
+                rationale=result.rationale[:4000],
+                raw_output="\n---\n".join(result.raw),
+            )
             Judgement.objects.update_or_create(
                 sample=sample,
                 rubric_id=ADDITIVE_RUBRIC,
                 work_key=f"judge:{model}",
-                defaults={
-                    "judge_model": model,
-                    "rubric_version": result.rubric_version,
-                    "score": result.score,
-                    "rationale": result.rationale[:4000],
-                    "raw_output": "\n---\n".join(result.raw),
-                },
+                defaults=Judgement.fields_from(verdict),
             )
             if result.score is not None:
                 Sample.objects.filter(pk=sample.pk).update(judge_score=result.score)
-        LLMCall.objects.bulk_create(
-            [
-                LLMCall(
-                    project_id=project_id,
-                    endpoint_id=c.endpoint_id,
-                    model=c.model,
-                    purpose=c.purpose,
-                    tokens_in=c.tokens_in,
-                    tokens_out=c.tokens_out,
-                    cost=c.cost,
-                    latency_ms=c.latency_ms,
-                    attempts=c.attempts,
-                    status="ok" if c.ok else "error",
-                    error=c.error[:2000],
-                )
-                for c in calls
-            ]
-        )
+        LLMCall.objects.bulk_create([LLMCall.from_record(project_id, c) for c in calls])

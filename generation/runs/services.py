@@ -12,11 +12,12 @@ from pydantic import ValidationError
 from curation.projects import audit
 from curation.projects.models import ModelEndpoint, Project
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample
 from curation.seeds.models import SeedSet
 from generation.recipes.prompts import PromptError, validate_override
 from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
 from generation.runs import roles
-from generation.runs.models import PromptOverride, Run, RunStatus, Sample
+from generation.runs.models import PromptOverride, Run, RunStatus
 
 
 def _enqueue_drive(run_id: int) -> None:
@@ -328,48 +329,3 @@ def judge_samples(
             lambda: judge_samples_task.delay(project.pk, ids, endpoint.pk, samples)
         )
     return len(ids)
-
-
-def test_endpoint(endpoint: ModelEndpoint) -> dict[str, Any]:
-    """List the models and make one tiny chat call; report what happened, never raise."""
-    import asyncio
-    import dataclasses
-
-    from generation.llm import LLMClient, LLMError
-    from generation.runs.driver import endpoint_config
-
-    probe = llm_probe(endpoint)
-    if not probe["ok"]:
-        return {
-            "ok": False,
-            "error": probe.get("error", "unreachable"),
-            "latency_ms": probe.get("latency_ms", 0),
-        }
-
-    async def ping() -> dict[str, Any]:
-        config = endpoint_config(endpoint)
-        quick = dataclasses.replace(config, max_retries=1, timeout_s=30.0)
-        async with LLMClient(quick) as client:
-            done = await client.complete(
-                [{"role": "user", "content": "Reply with the single word: ready"}],
-                purpose="test",
-                max_tokens=5,
-                temperature=0.0,
-            )
-            return {
-                "ok": True,
-                "models": probe.get("models", []),
-                "reply": done.texts[0][:200],
-                "latency_ms": done.latency_ms,
-            }
-
-    try:
-        return asyncio.run(ping())
-    except LLMError as exc:
-        return {"ok": False, "models": probe.get("models", []), "error": str(exc)[:500]}
-
-
-def llm_probe(endpoint: ModelEndpoint) -> dict[str, Any]:
-    from generation import llm
-
-    return llm.probe(endpoint.base_url, endpoint.get_api_key(), timeout=10.0)

@@ -9,8 +9,6 @@ steps since the last one.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,18 +18,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from curation.projects.models import LLMCall
+from curation.samples.models import Judgement, Sample, content_hash
 from generation.llm import CallRecord
 from generation.recipes.base import SampleDraft
 from generation.recipes.kit.pools import Admitted
-from generation.runs.models import (
-    Judgement,
-    LLMCall,
-    Run,
-    RunItem,
-    RunPoolEntry,
-    RunStatus,
-    Sample,
-)
+from generation.runs.models import Run, RunItem, RunPoolEntry, RunStatus
 
 Outcome = RunItem.Outcome
 
@@ -83,19 +75,6 @@ class CommitResult:
     tokens: int
     cost: Decimal
     barren: int  # items that made samples, all of them dropped as exact duplicates
-
-
-def content_hash(draft: SampleDraft) -> str:
-    body = {
-        "kind": draft.kind,
-        "messages": draft.messages,
-        "chosen": draft.chosen,
-        "rejected": draft.rejected,
-        "label": draft.label,
-        "tools": draft.tools,
-    }
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _sample(run: Run, draft: SampleDraft, digest: str) -> Sample:
@@ -155,7 +134,9 @@ def store_batch(
         for f in batch.finished:
             if f.outcome == Outcome.FILTERED:
                 filtered[f.reason] += 1
-        LLMCall.objects.bulk_create([_call_row(run, c) for c in batch.calls])
+        LLMCall.objects.bulk_create(
+            [LLMCall.from_record(run.project_id, c, run_id=run.pk) for c in batch.calls]
+        )
         merged = Counter(run.filtered)
         merged.update(filtered)
         run.filtered = dict(merged)
@@ -347,36 +328,10 @@ def _insert_one_by_one(run: Run, fresh: Fresh, filtered: Counter[str]) -> int:
 def _judgements(samples: list[Sample], drafts: list[SampleDraft]) -> None:
     Judgement.objects.bulk_create(
         [
-            Judgement(
-                sample=s,
-                judge_model=j.judge_model,
-                rubric_id=j.rubric_id,
-                rubric_version=j.rubric_version,
-                score=j.score,
-                rationale=j.rationale,
-                raw_output=j.raw_output,
-                run_id=s.run_id,
-            )
+            Judgement(sample=s, run_id=s.run_id, **Judgement.fields_from(j))
             for s, d in zip(samples, drafts, strict=True)
             for j in d.judgements
         ]
-    )
-
-
-def _call_row(run: Run, c: CallRecord) -> LLMCall:
-    return LLMCall(
-        project_id=run.project_id,
-        endpoint_id=c.endpoint_id,
-        run=run,
-        model=c.model,
-        purpose=c.purpose,
-        tokens_in=c.tokens_in,
-        tokens_out=c.tokens_out,
-        cost=c.cost,
-        latency_ms=c.latency_ms,
-        attempts=c.attempts,
-        status=LLMCall.Status.OK if c.ok else LLMCall.Status.ERROR,
-        error=c.error[:2000],
     )
 
 

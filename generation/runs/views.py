@@ -1,48 +1,159 @@
+"""Pages for recipes, runs and prompts. Thin: load, check, call a service, render."""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from curation.http import AuthedRequest
-from curation.projects.access import membership_for, object_for
-from generation.runs.models import Sample, SampleStatus
-
-PAGE_SIZE = 25
+from curation.projects.access import membership_for, object_for, project_for
+from curation.projects.models import Role
+from curation.projects.services import ServiceError
+from generation.recipes.registry import UnknownRecipe, all_recipes, get_recipe, prompts_for
+from generation.runs import services
+from generation.runs.forms import PromptForm, RunForm
+from generation.runs.models import TERMINAL_STATUSES, Run
+from generation.runs.presenters import run_summary
 
 
 @login_required
-def sample_list(request: AuthedRequest, project_id: int) -> HttpResponse:
+def run_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request.user, project_id)
-    status = request.GET.get("status", "")
-    samples = Sample.objects.filter(project=membership.project).select_related("run")
-    if status in SampleStatus.values:
-        samples = samples.filter(status=status)
-    run_id = request.GET.get("run", "")
-    if run_id.isdigit():
-        samples = samples.filter(run_id=int(run_id))
-    page = Paginator(samples.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    template = "runs/sample_list.html"
-    if request.htmx:
-        template += "#sample-table"
+    runs = membership.project.runs.select_related("seed_set", "endpoint")[:100]
     ctx = {
         "project": membership.project,
-        "page": page,
-        "status": status,
-        "statuses": SampleStatus.choices,
+        "runs": runs,
+        "recipes": all_recipes(),
+        "can_curate": membership.has_role(Role.CURATOR),
+    }
+    return render(request, "runs/run_list.html", ctx)
+
+
+@login_required
+def run_new(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, Role.CURATOR)
+    try:
+        recipe = get_recipe(
+            request.GET.get("recipe") or request.POST.get("recipe") or "self_instruct"
+        )
+    except UnknownRecipe as exc:
+        messages.error(request, str(exc))
+        return redirect("runs:list", project.pk)
+    info = recipe.describe()
+    form = RunForm(
+        project,
+        info["params_schema"],
+        info["defaults"],
+        request.POST or None,
+        initial={"seed_set": project.seed_sets.first()},
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            run = services.start_run(
+                request.user,
+                project,
+                recipe_id=recipe.id,
+                seed_set=d["seed_set"],
+                endpoint=d["endpoint"],
+                judge_endpoint=d["judge_endpoint"],
+                params=form.params(),
+                target_count=d["target_count"],
+                budget_tokens=d["budget_tokens"],
+                budget_cost=d["budget_cost"],
+                name=d["name"],
+            )
+        except ServiceError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Started {run}.")
+            return redirect("runs:detail", run.pk)
+    ctx = {"project": project, "recipe": info, "recipes": all_recipes(), "form": form}
+    return render(request, "runs/run_new.html", ctx)
+
+
+@login_required
+def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
+    run = object_for(
+        request.user, Run.objects.select_related("project", "seed_set", "endpoint"), run_id
+    )
+    membership = membership_for(request.user, run.project_id)
+    template = "runs/run_detail.html"
+    if request.htmx:
+        template += "#progress"
+    ctx = {
+        "project": run.project,
+        "run": run,
+        "s": run_summary(run),
+        "active": run.status not in TERMINAL_STATUSES and run.status != "paused",
+        "samples": run.samples.order_by("-id")[:10],
+        "can_curate": membership.has_role(Role.CURATOR),
+        "filtered": sorted(run.filtered.items(), key=lambda kv: -kv[1]),
     }
     return render(request, template, ctx)
 
 
 @login_required
-def sample_detail(request: AuthedRequest, sample_id: int) -> HttpResponse:
-    sample = object_for(
-        request.user, Sample.objects.select_related("project", "run", "parent"), sample_id
-    )
-    ctx = {
-        "project": sample.project,
-        "sample": sample,
-        "judgements": sample.judgements.all()[:20],
+@require_POST
+def run_action(request: AuthedRequest, run_id: int, action: str) -> HttpResponse:
+    run = object_for(request.user, Run.objects.all(), run_id, Role.CURATOR)
+    verbs = {
+        "pause": services.pause_run,
+        "resume": services.resume_run,
+        "cancel": services.cancel_run,
     }
-    return render(request, "runs/sample_detail.html", ctx)
+    if action == "judge":
+        try:
+            n = services.judge_samples(request.user, run.project, run=run)
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Judging {n} samples; scores appear as they finish.")
+        return redirect("runs:detail", run.pk)
+    if action not in verbs:
+        messages.error(request, f"Unknown action {action!r}.")
+        return redirect("runs:detail", run.pk)
+    try:
+        verbs[action](request.user, run)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Run {action}d." if action != "pause" else "Run paused.")
+    return redirect("runs:detail", run.pk)
+
+
+@login_required
+def prompts(request: AuthedRequest, project_id: int, recipe_id: str) -> HttpResponse:
+    membership = membership_for(request.user, project_id)
+    try:
+        recipe = get_recipe(recipe_id)
+    except UnknownRecipe as exc:
+        messages.error(request, str(exc))
+        return redirect("runs:list", project_id)
+    if request.method == "POST":
+        project_for(request.user, project_id, Role.CURATOR)
+        form = PromptForm(request.POST)
+        name = request.POST.get("name", "")
+        if form.is_valid():
+            try:
+                o = services.save_prompt_override(
+                    request.user, membership.project, recipe.id, name, form.cleaned_data["text"]
+                )
+            except ServiceError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Saved {name} as project version p{o.version}.")
+                return redirect("runs:prompts", project_id, recipe.id)
+    builtin = prompts_for(recipe.id, None)
+    current = prompts_for(recipe.id, project_id)
+    rows = [{"name": n, "current": t, "builtin": builtin[n]} for n, t in current.items()]
+    ctx = {
+        "project": membership.project,
+        "recipe": recipe.describe(),
+        "rows": rows,
+        "can_curate": membership.has_role(Role.CURATOR),
+    }
+    return render(request, "runs/prompts.html", ctx)

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from curation.dedup.models import DupCluster
+from curation.dedup.services import scan
 from curation.projects.models import Role
 from curation.review import services
-from generation.dedup.models import DupCluster
-from generation.dedup.services import scan
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.factories import MembershipFactory, ProjectFactory, SampleFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ import pytest
 from curation.projects.models import Role
 from curation.review import services
 from curation.review.models import Review
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.factories import (
     MembershipFactory,
     ProjectFactory,

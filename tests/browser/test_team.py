@@ -9,7 +9,7 @@ import pytest
 from curation.projects.models import AuditEvent, Role
 from curation.review import services
 from curation.review.models import QueueItem, Review
-from generation.runs.models import Judgement, Sample
+from curation.samples.models import Judgement, Sample
 from tests.factories import MembershipFactory, ProjectFactory, SampleFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from curation.projects.models import Project
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.dedup.corpus import Text
 from tests.factories import SampleFactory
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from curation.dedup.models import DupCluster, DupEdge, DupMember
+from curation.dedup.services import scan
 from curation.projects.models import Project
-from generation.dedup.models import DupCluster, DupEdge, DupMember
-from generation.dedup.services import scan
-from generation.runs.models import DupStatus, Sample
+from curation.samples.models import DupStatus, Sample
 from tests.dedup.conftest import add_samples
 from tests.dedup.corpus import corpus
 from tests.factories import ProjectFactory

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from curation.dedup.models import DedupJob, DupCluster
 from curation.projects.models import AuditEvent
-from generation.dedup.models import DedupJob, DupCluster
+from curation.samples.models import SampleStatus
 from generation.embeddings import EmbeddingDimensionError, unit_rows
-from generation.runs.models import SampleStatus
 from tests.cast import Cast
 from tests.dedup.test_clusters import OTHER, POEM, POEM_2, sft
 from tests.factories import SeedFactory, SeedSetFactory
@@ -26,7 +26,7 @@ def pair(cast: Cast, minilm: Any) -> dict[str, Any]:
         "b": sft(cast.project, POEM_2),
         "x": sft(cast.project, OTHER, "Energy and focus."),
     }
-    from generation.dedup.embed import embed_samples
+    from curation.dedup.embed import embed_samples
 
     embed_samples(cast.project.pk)  # what the beat sweep does for new samples
     return samples
@@ -46,7 +46,7 @@ def test_search_finds_samples_and_seeds_by_meaning(
     cast: Cast, pair: Any, api_client_for: Any
 ) -> None:
     SeedFactory(seed_set=SeedSetFactory(project=cast.project), text="A sonnet about the sea.")
-    from generation.dedup.embed import embed_seeds
+    from curation.dedup.embed import embed_seeds
 
     embed_seeds(cast.project.pk)
     body = (
@@ -91,7 +91,7 @@ def test_a_bad_scope_is_refused_with_a_detail(cast: Cast, api_client_for: Any) -
 def test_cluster_actions_through_the_api_are_audited_and_undoable(
     cast: Cast, pair: Any, api_client_for: Any
 ) -> None:
-    from generation.dedup.services import scan
+    from curation.dedup.services import scan
 
     scan(cast.project.pk, full=True)
     cluster = DupCluster.objects.get()
@@ -121,7 +121,7 @@ def test_vectors_of_the_wrong_dimension_are_refused_with_the_way_out() -> None:
 def test_the_endpoint_backend_embeds_through_llm_embed(
     cast: Cast, fake_llm: Any, settings: Any
 ) -> None:
-    from generation.dedup.services import scan
+    from curation.dedup.services import scan
     from tests.factories import EndpointFactory
 
     settings.SEEDBED_EMBEDDING_BACKEND = "endpoint"
@@ -135,7 +135,7 @@ def test_the_endpoint_backend_embeds_through_llm_embed(
     assert scan(cast.project.pk)["embedded"] == 1
     sample.refresh_from_db()
     assert sample.embedding_model == "fake-embed" and len(sample.embedding) == 384
-    from generation.runs.models import LLMCall
+    from curation.projects.models import LLMCall
 
     call = LLMCall.objects.get(project=cast.project)
     assert call.purpose == "embed" and call.model == "fake-embed" and call.status == "ok"
@@ -144,7 +144,7 @@ def test_the_endpoint_backend_embeds_through_llm_embed(
 def test_an_endpoint_model_of_another_dimension_is_refused_and_nothing_is_stored(
     cast: Cast, fake_llm: Any, settings: Any
 ) -> None:
-    from generation.dedup.services import scan
+    from curation.dedup.services import scan
     from tests.factories import EndpointFactory
 
     settings.SEEDBED_EMBEDDING_BACKEND = "endpoint"

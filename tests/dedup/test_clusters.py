@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from curation.dedup import services
+from curation.dedup.models import ClusterStatus, DupCluster
+from curation.dedup.services import scan
+from curation.dedup.tasks import detect_new_samples, sweep_unembedded
 from curation.projects.models import AuditEvent
 from curation.review.services import claim_next, create_queue
-from generation.dedup import services
-from generation.dedup.models import ClusterStatus, DupCluster
-from generation.dedup.services import scan
-from generation.dedup.tasks import detect_new_samples, sweep_unembedded
-from generation.runs.models import DupStatus, Sample, SampleStatus
+from curation.samples.models import DupStatus, Sample, SampleStatus
 from tests.cast import Cast
 from tests.factories import RunFactory, SampleFactory, SeedFactory, SeedSetFactory
 
@@ -82,7 +82,7 @@ def test_a_sample_close_to_a_seed_is_a_duplicate_of_the_seed(cast: Cast, minilm:
 
 
 def test_the_run_scope_ignores_copies_in_other_runs(cast: Cast, minilm: Any) -> None:
-    from generation.dedup.services import set_dedup_settings
+    from curation.dedup.services import set_dedup_settings
 
     set_dedup_settings(cast.owner, cast.project, threshold=0.8, scopes=["run"])
     run_1, run_2 = RunFactory(project=cast.project), RunFactory(project=cast.project)
@@ -97,7 +97,7 @@ def test_the_run_scope_ignores_copies_in_other_runs(cast: Cast, minilm: Any) -> 
 def test_the_exports_scope_compares_against_previously_exported_samples(
     cast: Cast, minilm: Any, settings: Any
 ) -> None:
-    from generation.dedup.services import set_dedup_settings
+    from curation.dedup.services import set_dedup_settings
 
     shipped = sft(cast.project, POEM)
     settings.SEEDBED_EXPORTED_SAMPLES = "tests.dedup.test_clusters.exported_hook"

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DataError, connection, transaction
 
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.factories import SampleFactory
 
 pytestmark = pytest.mark.django_db

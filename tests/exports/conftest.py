@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from curation.review import services as review
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.cast import Cast
 from tests.factories import PreferenceSampleFactory, RunFactory, SampleFactory, chat
 

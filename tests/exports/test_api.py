@@ -156,7 +156,7 @@ def test_importing_through_the_api_reports_what_it_did(cast: Cast, api_client_fo
 
 
 def test_the_samples_of_complete_versions_feed_the_dedup_exports_scope(cast: Cast) -> None:
-    from generation.dedup.detect import exported_sample_ids
+    from curation.dedup.detect import exported_sample_ids
     from tests.exports.helpers import export_now
     from tests.factories import SampleFactory
 

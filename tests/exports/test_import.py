@@ -9,8 +9,8 @@ import pytest
 
 from curation.exports.services import import_dataset
 from curation.projects.services import ServiceError
+from curation.samples.models import Sample
 from curation.seeds.models import SeedSet
-from generation.runs.models import Sample
 from tests.cast import Cast
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.test import Client, TestCase
 from curation.exports import services
 from curation.exports.models import Export
 from curation.review.models import QueueItem, ReviewQueue
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.cast import Cast
 from tests.exports.helpers import export_now, path_of
 from tests.factories import RunFactory, SampleFactory

@@ -21,8 +21,9 @@ import pytest
 from celery import Celery
 from django.db import connection
 
+from curation.samples.models import Sample
 from generation.recipes.registry import get_recipe
-from generation.runs.models import Run, RunItem, RunStatus, Sample
+from generation.runs.models import Run, RunItem, RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

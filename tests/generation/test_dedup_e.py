@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
-from generation.recipes.dedup_step import EmbeddingDedup
-from generation.runs.models import RunItem, RunStatus, Sample
+from generation.recipes.kit.pools import Admitted, EmbeddingPool
+from generation.runs.models import RunItem, RunStatus
 
 SEEDS = (
     b'{"instruction": "Write a haiku about autumn leaves.", "input": "", "output": "x"}\n'
@@ -29,13 +30,35 @@ class Axis:
         return np.array([np.eye(4, dtype=np.float32)[ord(t[0]) % 4] for t in texts])
 
 
-def test_the_step_keeps_the_first_and_reports_the_nearest_for_a_copy() -> None:
-    step = EmbeddingDedup(0.95, Axis())
-    assert not asyncio.run(step.admit("k1", "a first")).duplicate
-    assert not asyncio.run(step.admit("k2", "b other")).duplicate
-    verdict = asyncio.run(step.admit("k3", "a copy"))
-    assert verdict.duplicate and verdict.nearest == "k1" and verdict.similarity == 1.0
-    assert step.keys == ["k1", "k2"]  # a duplicate does not join the pool
+def test_the_pool_keeps_the_first_and_reports_the_nearest_for_a_copy() -> None:
+    pool = EmbeddingPool("p", 0.95, Axis())
+    admitted: list[Admitted] = []
+    assert asyncio.run(pool.admit("k1", "a first", admitted)).novel
+    assert asyncio.run(pool.admit("k2", "b other", admitted)).novel
+    verdict = asyncio.run(pool.admit("k3", "a copy", admitted))
+    assert not verdict.novel and verdict.nearest == "k1" and verdict.score == 1.0
+    assert pool.keys == ["k1", "k2"]  # a duplicate does not join the pool
+    assert [a.key for a in admitted] == ["k1", "k2"]  # what the next flush stores
+
+
+def test_a_pool_loaded_from_stored_vectors_needs_no_embedding() -> None:
+    first = EmbeddingPool("p", 0.95, Axis())
+    admitted: list[Admitted] = []
+    asyncio.run(first.admit("k1", "a first", admitted))
+
+    class NoEncode(Axis):
+        calls = 0
+
+        def encode(self, texts: list[str]) -> Any:
+            NoEncode.calls += len(texts)
+            return super().encode(texts)
+
+    later = EmbeddingPool("p", 0.95, NoEncode())
+    for a in admitted:
+        later.load(a.key, a.text, a.vector)
+    assert NoEncode.calls == 0  # the next slice reloads vectors, it does not re-embed
+    assert not asyncio.run(later.admit("k2", "a copy", [])).novel
+    assert NoEncode.calls == 1  # only the new text
 
 
 def _evolve(body: dict[str, Any]) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
 from generation.recipes.evol_instruct import OPERATORS, Params, eliminate, equality
-from generation.runs.models import RunItem, RunStatus, Sample
+from generation.runs.models import RunItem, RunStatus
 
 SEEDS = (
     b'{"instruction": "Write a haiku about autumn leaves.", "input": "", "output": "x"}\n'

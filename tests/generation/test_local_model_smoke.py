@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from curation.projects import services as project_services
+from curation.projects.models import LLMCall
 from curation.seeds.services import import_seed_set
 from generation.localmodel import MODELS
 from generation.runs import services
-from generation.runs.models import LLMCall, RunStatus
+from generation.runs.models import RunStatus
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from curation.projects.models import AuditEvent
+from curation.projects.models import AuditEvent, LLMCall
 from curation.projects.services import issue_api_token, save_endpoint
+from curation.samples.models import Sample
 from generation.recipes.registry import get_recipe
 from generation.runs import services
 from generation.runs.driver import drive
-from generation.runs.models import LLMCall, Run, RunStatus, Sample
+from generation.runs.models import Run, RunStatus
 from tests.generation.conftest import varied_judge
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -262,7 +263,7 @@ def test_the_judge_action_writes_judgements_for_a_run(bench: Any, fake_llm: Any)
     )
     assert response.status_code == 202
     assert response.json()["queued"] == run.produced
-    from generation.runs.models import Judgement
+    from curation.samples.models import Judgement
 
     judged = Sample.objects.filter(run=run, judge_score__isnull=False)
     assert judged.count() == run.produced

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from curation.samples.models import Judgement
 from generation.judge import parse_score
 from generation.recipes.self_rewarding import pick_pair
-from generation.runs.models import Judgement, RunStatus
+from generation.runs.models import RunStatus
 
 RESPONSES = ["resp-A", "resp-B", "resp-C", "resp-D"]
 # Averaged over 3 judge samples: 4.67, 3.0, 3.0, 1.33 (the row's 4.7 / 3.0 / 3.0 / 1.3).

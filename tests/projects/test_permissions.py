@@ -390,11 +390,11 @@ def test_the_run_form_shows_a_params_error_without_starting_anything(cast: Cast)
     assert Run.objects.count() == before
 
 
-# --- near-duplicates (generation/dedup) -------------------------------------------------------
+# --- near-duplicates (curation/dedup) -------------------------------------------------------
 
 
 def dedup_objects(cast: Cast) -> dict[str, Any]:
-    from generation.dedup.models import DedupJob, DupCluster, DupMember
+    from curation.dedup.models import DedupJob, DupCluster, DupMember
 
     objs = objects(cast)
     a, b = SampleFactory(project=cast.project), SampleFactory(project=cast.project)

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from curation.projects.models import AuditEvent
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.factories import SampleFactory
 from tests.review.test_claiming import make_queue
 

@@ -9,7 +9,7 @@ from django.test import Client
 
 from curation.review import services
 from curation.review.calibration import spearman
-from generation.runs.models import Judgement, Sample
+from curation.samples.models import Judgement, Sample
 from tests.review.test_claiming import make_queue
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from curation.projects.models import Role
 from curation.projects.services import issue_api_token
 from curation.review import services
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.factories import MembershipFactory, ProjectFactory, SampleFactory, UserFactory
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from curation.review import services
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.review.test_claiming import make_queue
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from curation.projects.models import AuditEvent
 from curation.review import services
 from curation.review.models import AssignmentStatus, QueueItem
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.review.test_claiming import make_queue
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from curation.review import services
-from generation.runs.models import Sample
+from curation.samples.models import Sample
 from tests.review.test_claiming import make_queue
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import random
 import statistics
 from collections import Counter
@@ -439,7 +438,6 @@ def _gen(done: Completion, role: str, template: str, version: str) -> Gen:
             [[t.token, t.logprob, dict(t.top)] for t in lp[:FIRST_TOKENS]] for lp in done.logprobs
         ]
         means = [statistics.fmean(t.logprob for t in lp) if lp else None for lp in done.logprobs]
-    calls = getattr(done, "tool_calls", None) or []
     return Gen(
         texts=list(done.texts),
         finish_reasons=list(done.finish_reasons),
@@ -450,8 +448,5 @@ def _gen(done: Completion, role: str, template: str, version: str) -> Gen:
         parsed=list(done.parsed) if done.parsed is not None else None,
         first_tokens=first,
         mean_logprob=means,
-        tool_calls=[
-            [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else dict(c) for c in choice]
-            for choice in calls
-        ],
+        tool_calls=[[c.as_dict() for c in choice] for choice in done.tool_calls],
     )

@@ -7,6 +7,7 @@ default or prompt makes a new version, and runs keep the version they started wi
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -105,6 +106,14 @@ class Recipe(Generic[P]):
     output_kind: ClassVar[str]
     summary: ClassVar[str]
     needs_seed_set: ClassVar[bool]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """`class X(Recipe[Params])` makes Params the recipe's params model."""
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            args = typing.get_args(base)
+            if args and isinstance(args[0], type) and issubclass(args[0], RecipeParams):
+                cls.Params = args[0]
 
     def source(self, run: Any) -> Iterable[tuple[str, Any]]:
         """The run's fresh work items as (key, payload); keys are stable across slices."""

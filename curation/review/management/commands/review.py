@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review import services
-from curation.review.api import queue_summary
 from curation.review.calibration import judge_vs_human
 from curation.review.models import ReviewQueue
+from curation.review.presenters import queue_summary
 
 
 class Command(BaseCommand):

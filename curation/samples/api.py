@@ -1,0 +1,45 @@
+"""The sample API: a project's samples, filtered and paged, and one sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest
+from ninja import Router
+
+from curation.projects.access import object_for, project_for
+from curation.samples.models import Sample, SampleStatus
+from curation.samples.schemas import SampleOut, SamplePage
+
+router = Router(tags=["samples"])
+
+
+@router.get("/projects/{project_id}/samples", response=SamplePage)
+def list_samples(
+    request: HttpRequest,
+    project_id: int,
+    status: str = "",
+    run_id: int | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> dict[str, Any]:
+    project = project_for(request.user, project_id)
+    samples = Sample.objects.filter(project=project)
+    if status in SampleStatus.values:
+        samples = samples.filter(status=status)
+    if run_id is not None:
+        samples = samples.filter(run_id=run_id)
+    paginator = Paginator(samples.order_by("id"), max(1, min(page_size, 500)))
+    page_obj = paginator.get_page(page)
+    return {
+        "count": paginator.count,
+        "page": page_obj.number,
+        "pages": paginator.num_pages,
+        "results": list(page_obj.object_list),
+    }
+
+
+@router.get("/samples/{sample_id}", response=SampleOut)
+def get_sample(request: HttpRequest, sample_id: int) -> Sample:
+    return object_for(request.user, Sample.objects.all(), sample_id)

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class DedupConfig(AppConfig):
-    name = "generation.dedup"
-    label = "dedup"
