@@ -29,7 +29,15 @@ CURATION_APPS = [
 GENERATION_MAY_IMPORT = {"curation.projects", "curation.seeds", "curation.samples"}
 # Generation's leaf libraries: they import nothing of ours but each other, so anyone may
 # import them. localmodel is stdlib-only (it runs as its own process).
-LEAVES = {"generation.llm", "generation.embeddings", "generation.localmodel"}
+LEAVES = {
+    "generation.llm",
+    "generation.llm_parse",
+    "generation.llm_tools",
+    "generation.llm_score",
+    "generation.capabilities",
+    "generation.embeddings",
+    "generation.localmodel",
+}
 # The project package's wiring: it mounts every app's urls and router, so no app imports it.
 WIRING = {"curation.api", "curation.urls", "curation.settings", "curation.wsgi"}
 

@@ -355,6 +355,9 @@ class Driver:
         sched = Scheduler(
             iter(self.recipe.source(self)), self.done, self.recipe.meta.yield_per_item
         )
+        # Unfinished items (with a journal) go first within their priority: their steps so
+        # far are paid for.
+        self._open_items.sort(key=lambda row: (row[3], row[0] not in self.journals))
         for key, payload, lane, priority in self._open_items:
             sched.queue.push(key, payload, lane, priority)
         inflight: dict[asyncio.Task[Finished], Item[Any]] = {}
