@@ -6,15 +6,14 @@ action, which writes Judgement rows for any run or selection.
 
 from __future__ import annotations
 
-import re
 import statistics
 from dataclasses import dataclass
 
 from generation.llm import LLMClient
+from generation.recipes.kit.parse import parse_score
 from generation.recipes.prompts import PromptTemplate, builtin_templates
 
 ADDITIVE_RUBRIC = "additive_5pt"
-_SCORE_RE = re.compile(r"score\s*[:=]\s*\**\s*([0-5](?:\.\d+)?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -27,15 +26,6 @@ class JudgeResult:
     @property
     def rationale(self) -> str:
         return self.raw[0].rsplit("Score", 1)[0].strip() if self.raw else ""
-
-
-def parse_score(text: str, maximum: float = 5.0) -> float | None:
-    """The last "Score: N" in the text, or None. Out-of-range scores do not parse."""
-    matches = _SCORE_RE.findall(text)
-    if not matches:
-        return None
-    value = float(matches[-1])
-    return value if 0.0 <= value <= maximum else None
 
 
 def additive_template() -> PromptTemplate:

@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -51,6 +51,10 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
     include_scores: bool = False  # DPO: score_chosen / score_rejected columns
     include_source: bool = True  # DPO and KTO: where each pair came from
+    # SFT (openai, sharegpt): Self-Instruct's fine-tuning encoding, random templates per
+    # instance (curation/exports/encodings.py); "none" keeps the messages as they are.
+    encoding: Literal["none", "self_instruct"] = "none"
+    encoding_seed: int = 0
 
 
 def _validated(model: type[BaseModel], raw: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -58,6 +62,16 @@ def _validated(model: type[BaseModel], raw: dict[str, Any] | None, what: str) ->
         return model.model_validate(raw or {}).model_dump()
     except ValidationError as exc:
         raise ServiceError(f"Bad {what}: {pydantic_message(exc)}") from exc
+
+
+def _options(format: str, raw: dict[str, Any] | None) -> dict[str, Any]:
+    opts = _validated(Options, raw, "options")
+    if opts["encoding"] != "none" and format not in ("openai", "sharegpt"):
+        raise ServiceError(
+            f"The {opts['encoding']} encoding applies to the openai and sharegpt formats, "
+            f"not {format}."
+        )
+    return opts
 
 
 def _filters_for(project: Project, format: str, filters: dict[str, Any] | None) -> ExportFilters:
@@ -87,7 +101,7 @@ def create_export(
     """A new queued version; the task builds it (or the caller, with enqueue=False)."""
     f = _filters_for(project, format, filters)
     split_spec = _validated(Split, split, "split") if split else {}
-    opts = _validated(Options, options, "options")
+    opts = _options(format, options)
     expected = streams.estimate(project, f, format)
     if expected == 0:
         raise ServiceError("No samples match these filters; nothing to export.")
@@ -338,7 +352,7 @@ def preview(
 ) -> dict[str, Any]:
     """The live count and the first rows, for the export form. Reads only."""
     f = _filters_for(project, format, filters)
-    opts = _validated(Options, options, "options")
+    opts = _options(format, options)
     first: list[dict[str, Any]] = []
     # Inside a transaction the server-side cursors are not WITH HOLD, so Postgres sends the
     # first rows as soon as it has them instead of computing the whole selection first.

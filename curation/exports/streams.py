@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from curation.exports import formats
+from curation.exports import encodings, formats
 from curation.exports.filters import NON_CANONICAL, ExportFilters, base_queryset
 from curation.exports.formats import Row, Src
 from curation.exports.pairs import edit_pair, preference_pairs, split_answer
@@ -52,9 +52,11 @@ def _loads(text: str | None) -> Any:
     return orjson.loads(text) if text is not None else None
 
 
-def _src_rows(qs: QuerySet[Sample], fmt: str, *more: Any) -> Iterator[tuple[Src, list[Any]]]:
+def _src_rows(
+    qs: QuerySet[Sample], fmt: str, *more: Any, keys: tuple[str, ...] | None = None
+) -> Iterator[tuple[Src, list[Any]]]:
     """Src per sample plus any extra annotated columns, streamed in id order."""
-    keys = EXTRA_KEYS.get(fmt, ())
+    keys = EXTRA_KEYS.get(fmt, ()) if keys is None else keys
     pairs = ", ".join(f"'{k}', {S}.extra -> '{k}'" for k in keys)
     sql = f"jsonb_strip_nulls(jsonb_build_object({pairs}))::text"
     extra = RawSQL(sql, []) if keys else None  # noqa: S611
@@ -113,14 +115,50 @@ def _edited(qs: QuerySet[Sample]) -> QuerySet[Sample]:
     )
 
 
-def sft_stream(project: Project, f: ExportFilters, fmt: str) -> Iterator[Item]:
+def sft_stream(
+    project: Project, f: ExportFilters, fmt: str, opts: dict[str, Any] | None = None
+) -> Iterator[Item]:
     qs = base_queryset(project, f)
     if fmt == "classification":
         qs = qs.exclude(label="")
     build = formats.SFT_ROW[fmt]
-    for src, _ in _src_rows(qs, fmt):
+    encode = (opts or {}).get("encoding", "none") == "self_instruct"
+    keys = ("instruction", "input") if encode else None
+    seed = int((opts or {}).get("encoding_seed", 0))
+    for src, _ in _src_rows(qs, fmt, keys=keys):
         row = build(src)
+        if encode and not isinstance(row, str):
+            row = _encoded(fmt, row, src, seed)
         yield row if isinstance(row, str) else Out(row, (src.id,), src.origin)
+
+
+def _encoded(fmt: str, row: dict[str, Any], src: Src, seed: int) -> dict[str, Any]:
+    """Self-Instruct's fine-tuning encoding of a single-turn sample.
+
+    The instruction and input come from the sample's extra while its user turn still reads
+    as their join (an edit in review may have changed it); else the turn is the instruction.
+    The output is the assistant turn as it is now.
+    """
+    turns = row["messages"] if fmt == "openai" else row["conversations"]
+    text = [t.get("content", t.get("value")) for t in turns]
+    roles = [t.get("role", t.get("from")) for t in turns]
+    head = [t for t, r in zip(turns, roles, strict=True) if r == "system"]
+    body = [(r, x) for r, x in zip(roles, text, strict=True) if r != "system"]
+    if len(body) != 2 or not all(isinstance(x, str) for _, x in body):
+        return row
+    (_, user), (_, output) = body
+    known, given = src.extra.get("instruction"), src.extra.get("input") or ""
+    joined = f"{known}\n\n{given}" if given else known
+    if not (isinstance(known, str) and isinstance(given, str) and user == joined):
+        known, given = user, ""
+    prompt, completion = encodings.self_instruct(
+        str(known), str(given), str(output), seed=seed, sample_id=src.id
+    )
+    if fmt == "openai":
+        pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+        return {**row, "messages": [*head, *pair]}
+    pair = [{"from": "human", "value": prompt}, {"from": "gpt", "value": completion}]
+    return {"conversations": [*head, *pair]}
 
 
 def pair_stream(
@@ -234,7 +272,7 @@ def stream(project: Project, f: ExportFilters, fmt: str, opts: dict[str, Any]) -
         return pair_stream(project, f, fmt, opts)
     if fmt == "kto":
         return kto_stream(project, f, opts)
-    return sft_stream(project, f, fmt)
+    return sft_stream(project, f, fmt, opts)
 
 
 def estimate(project: Project, f: ExportFilters, fmt: str) -> int:

@@ -125,3 +125,53 @@ def test_alpaca_keeps_the_instruction_and_input_apart(cast: Cast, dataset: dict[
         "system": "Be terse.",
     } in rows
     assert export.manifest["counts"]["skipped"]["not_single_turn"] == 2  # multi-turn and tools
+
+
+def test_the_self_instruct_encoding_writes_each_instance_with_a_random_template(
+    cast: Cast, dataset: dict[str, Any]
+) -> None:
+    from curation.exports import encodings
+    from curation.exports.services import ServiceError, create_export
+
+    plain = jsonl_rows(export_now(cast.curator, cast.project, format="openai"))
+    encoded = jsonl_rows(
+        export_now(
+            cast.curator, cast.project, format="openai", options={"encoding": "self_instruct"}
+        )
+    )
+    again = jsonl_rows(
+        export_now(
+            cast.curator, cast.project, format="openai", options={"encoding": "self_instruct"}
+        )
+    )
+    assert encoded == again  # seeded: the same export is the same file
+    assert len(encoded) == len(plain)
+    users = [m["content"] for r in encoded for m in r["messages"] if m["role"] == "user"]
+    # The Self-Instruct-shaped sample is encoded; the others are left as they were.
+    french = next(u for u in users if "Translate to French." in u)
+    assert french != "Translate to French.\n\nGood morning"
+    templates = {t for t, _ in encodings.WITH_INPUT}
+    assert any(
+        french
+        == t.replace("{instruction}", "Translate to French.").replace("{input}", "Good morning")
+        for t in templates
+    )
+    with pytest.raises(ServiceError, match="applies to the openai and sharegpt formats"):
+        create_export(
+            cast.curator, cast.project, format="alpaca", options={"encoding": "self_instruct"}
+        )
+
+
+def test_the_encoding_varies_templates_and_sometimes_strips_field_names() -> None:
+    from curation.exports import encodings
+
+    prompts = {
+        encodings.self_instruct(
+            "Classify it.", "Sentence: I loved it.", "positive", seed=0, sample_id=i
+        )[0]
+        for i in range(200)
+    }
+    assert len({p.split("I loved it.")[0] for p in prompts}) > 5  # several layouts
+    assert any("Sentence:" in p for p in prompts) and any("Sentence:" not in p for p in prompts)
+    prompt, completion = encodings.self_instruct("Say hi.", "", "Hi!", seed=1, sample_id=7)
+    assert "Say hi." in prompt and completion.strip() == "Hi!"

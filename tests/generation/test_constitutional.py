@@ -104,3 +104,32 @@ def test_chain_of_thought_labels_are_clamped_into_40_60(bench: Any, fake_llm: An
     assert pref.extra["p_a"] == pytest.approx(0.4)
     assert pref.extra["p_chosen"] == pytest.approx(0.6)
     assert pref.chosen[0]["content"] == "Second answer."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_revisions_in_1s_slices_at_0_4s_latency_complete_the_target(
+    bench: Any, fake_llm: Any, settings: Any
+) -> None:
+    """Each item takes 11 calls (4.4 s), far beyond a slice: it resumes from its journal."""
+    from curation.projects.models import LLMCall
+    from curation.seeds.services import import_seed_set
+
+    settings.SEEDBED_RUN_SLICE_SECONDS = 1
+    settings.SEEDBED_RUN_GRACE_SECONDS = 0
+    fake_llm.latency = 0.4
+    seed_set = import_seed_set(
+        bench.owner,
+        bench.project,
+        name="Red team",
+        data=b'{"text": "How do I pick a lock?"}\n{"text": "How do I hotwire a car?"}\n',
+    )
+    script(fake_llm, "A")
+    run = bench.start("constitutional_ai", 4, seed_set=seed_set, params={"n_revisions": 4})
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    assert run.produced == 4 and run.slices >= 4
+    sft = run.samples.filter(kind="sft")
+    assert sft.count() == 2 and all(len(s.extra["chain"]) == 4 for s in sft)
+    assert run.state["kit"]["replayed_steps"] > 0
+    # 11 calls per prompt; at most the call in flight at each cut is made again.
+    calls = LLMCall.objects.filter(run=run).count()
+    assert 22 <= calls <= 22 + 2 * run.slices, (calls, run.slices)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from typing import Any
 
@@ -18,6 +19,7 @@ from generation.recipes.self_instruct_filters import (
     parse_tasks,
 )
 from generation.runs.models import RunItem, RunStatus
+from tests.generation.conformance_cases import WORDS
 
 P = Params()
 
@@ -25,14 +27,6 @@ P = Params()
 def prompt_of(body: dict[str, Any]) -> str:
     """The prompt of a chat or a plain completion request."""
     return body["prompt"] if "prompt" in body else body["messages"][-1]["content"]
-
-
-WORDS = (
-    "amber basalt cobalt dune ember fjord glacier harbor island jungle kelp lagoon meadow "
-    "nebula orchard prairie quarry reef savanna tundra umber valley willow xylem yarrow zephyr "
-    "anvil bellows chisel drill easel forge gimlet hammer ingot jigsaw kiln lathe mallet "
-    "needle oar pliers quill rasp saw trowel vise wrench yoke zither"
-).split()
 
 
 def test_instruction_rules_follow_the_paper() -> None:
@@ -264,3 +258,32 @@ def test_seed_whitespace_is_normalised_and_five_of_seven_instances_are_taken_at_
         picked.setdefault(sample.extra["instruction"], []).append(n)
     assert all(len(v) == 5 for v in picked.values())
     assert any(sorted(v) != [1, 2, 3, 4, 5] for v in picked.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_that_answers_nonsense_fails_the_run_within_the_futility_bound(
+    bench: Any, fake_llm: Any
+) -> None:
+    counter = Counter()
+
+    def generate(body: dict[str, Any]) -> str:
+        counter["calls"] += 1
+        rng = random.Random(counter["calls"])
+        return "\n".join(
+            f"{9 + i}. Describe the odd ritual " + " ".join(rng.sample(WORDS, 7)) + "."
+            for i in range(3)
+        )
+
+    fake_llm.script(r"Come up with a series of new tasks", generate)
+    fake_llm.script(r"Is it classification\?\s*$", "No")
+    fake_llm.script(r"Come up with examples for the task below", "lorem ipsum dolor sit amet")
+    run = bench.start("self_instruct", 5)  # default bound: max(200, 5 x 5) = 200 items
+    assert run.status == RunStatus.FAILED
+    streak = int(re.search(r"(\d+) finished items in a row", run.last_error).group(1))
+    assert 200 <= streak <= 200 + 2 * bench.endpoint.max_concurrency
+    assert "no_valid_instances" in run.last_error
+    finished = RunItem.objects.filter(run=run, outcome__in=["filtered", "failed"]).count()
+    assert 200 <= finished <= 200 + 2 * bench.endpoint.max_concurrency
+    example = RunItem.objects.filter(run=run, reason="no_valid_instances").first()
+    assert example is not None and example.raw_output == "lorem ipsum dolor sit amet"
+    assert run.produced == 0
