@@ -10,12 +10,12 @@ The constitution is an editable prompt template (JSON), versioned like any other
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import Field
 
 from generation.recipes.base import RecipeParams, SeedRow, Step
+from generation.recipes.constitution import clamp, parse_constitution
 from generation.recipes.kit import (
     JUDGE,
     POLICY,
@@ -31,9 +31,6 @@ from generation.recipes.kit import (
 )
 from generation.recipes.kit.item import Drop
 from generation.recipes.kit.seeds import seed_prompt
-from generation.recipes.prompts import PromptError
-
-COT_CLAMP = (0.4, 0.6)
 
 
 class Params(RecipeParams):
@@ -50,31 +47,6 @@ class Params(RecipeParams):
         False, description="Also ask with B first and average p(A) (cancels position bias)."
     )
     max_tokens: int = Field(768, ge=16, le=8192)
-
-
-def parse_constitution(text: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PromptError(f"The constitution must be JSON: {exc}") from exc
-    critiques = doc.get("critiques") if isinstance(doc, dict) else None
-    comparisons = doc.get("comparisons") if isinstance(doc, dict) else None
-    if not critiques or not all(
-        isinstance(c, dict)
-        and isinstance(c.get("critique"), str)
-        and isinstance(c.get("revision"), str)
-        for c in critiques
-    ):
-        raise PromptError(
-            'The constitution needs "critiques": [{"critique": "...", "revision": "..."}, ...].'
-        )
-    if not comparisons or not all(isinstance(c, str) and c.strip() for c in comparisons):
-        raise PromptError('The constitution needs "comparisons": ["Which response ...?", ...].')
-    return {"critiques": critiques, "comparisons": comparisons}
-
-
-def clamp(p: float, bounds: tuple[float, float] = COT_CLAMP) -> float:
-    return min(max(p, bounds[0]), bounds[1])
 
 
 @register
@@ -148,97 +120,55 @@ class ConstitutionalAI(Recipe[Params]):
 
     async def revise(self, it: Item[Params], prompt: str) -> Piece:
         p = it.params
-        first = await it.gen(
-            "respond", prompt=prompt, temperature=p.temperature, max_tokens=p.max_tokens
-        )
+        greedy = {"temperature": 0.0, "max_tokens": p.max_tokens}
+        first = await it.gen("respond", prompt=prompt, temperature=p.temperature,
+                             max_tokens=p.max_tokens)  # fmt: skip
         response = first.text.strip()
         it.check(bool(response), "empty_response")
         chain: list[dict[str, str]] = []
-        for principle in await it.sample(
-            _repeat(self.constitution["critiques"], p.n_revisions, it), p.n_revisions
-        ):
-            critique = await it.gen(
-                "critique",
-                prompt=prompt,
-                response=response,
-                critique_request=principle["critique"],
-                temperature=0.0,
-                max_tokens=p.max_tokens,
-            )
-            revision = await it.gen(
-                "revision",
-                prompt=prompt,
-                response=response,
-                critique_request=principle["critique"],
-                critique=critique.text.strip(),
-                revision_request=principle["revision"],
-                temperature=0.0,
-                max_tokens=p.max_tokens,
-            )
-            chain.append(
-                {
-                    "critique_request": principle["critique"],
-                    "critique": critique.text.strip(),
-                    "revision_request": principle["revision"],
-                    "revision": revision.text.strip() or response,
-                }
-            )
+        critiques = self.constitution["critiques"]
+        for principle in await it.sample(_repeat(critiques, p.n_revisions), p.n_revisions):
+            asked = {"critique_request": principle["critique"]}
+            critique = await it.gen("critique", prompt=prompt, response=response, **asked, **greedy)
+            asked |= {"critique": critique.text.strip(), "revision_request": principle["revision"]}
+            revision = await it.gen("revision", prompt=prompt, response=response, **asked, **greedy)
+            chain.append({**asked, "revision": revision.text.strip() or response})
             response = chain[-1]["revision"]
-        extra = {
-            "initial_response": first.text,
-            "chain": chain,
-            "constitution_version": it.host.prompts["constitution"].version,
-        }
+        extra = {"initial_response": first.text, "chain": chain,
+                 "constitution_version": it.host.prompts["constitution"].version}  # fmt: skip
         return fmt.sft(prompt, response, suffix="sl", step="revision", extra=extra)
 
     async def compare(self, it: Item[Params], prompt: str) -> Piece:
         p = it.params
-        pair = await it.gen(
-            "respond", prompt=prompt, n=2, temperature=p.pair_temperature, max_tokens=p.max_tokens
-        )
+        pair = await it.gen("respond", prompt=prompt, n=2, temperature=p.pair_temperature,
+                            max_tokens=p.max_tokens)  # fmt: skip
         a, b = (t.strip() for t in pair.texts[:2])
         it.check(a != b, "identical_responses")
         (principle,) = await it.sample(self.constitution["comparisons"], 1)
-        cot = p.label_mode == "cot"
-        verdict = await it.pairj(
-            "compare_cot" if cot else "compare",
-            a,
-            b,
-            swap=p.swap_order,
-            logprobs=p.label_mode == "logprobs",
-            prompt=prompt,
-            principle=principle,
-            max_tokens=512 if cot else 2,
-        )
+        cot, soft = p.label_mode == "cot", p.label_mode == "logprobs"
+        verdict = await it.pairj("compare_cot" if cot else "compare", a, b, swap=p.swap_order,
+                                 logprobs=soft, prompt=prompt, principle=principle,
+                                 max_tokens=512 if cot else 2)  # fmt: skip
         if verdict.p_a is None:
             raise Drop("unparsable_label")
         p_a = clamp(verdict.p_a) if cot else verdict.p_a
         it.check(p_a != 0.5, "tie")
         chosen, rejected = (a, b) if p_a > 0.5 else (b, a)
-        source: str = p.label_mode
-        if p.label_mode == "logprobs" and verdict.label_source != "logprobs":
-            source = "hard (no logprobs from the endpoint)"
-        return fmt.dpo(
-            prompt,
-            chosen,
-            rejected,
-            suffix="rl",
-            step="soft_label",
-            prompt_version=verdict.version,
-            judge_score=max(p_a, 1 - p_a),
-            extra={
-                "source": "ai_judge:constitutional_ai",
-                "p_a": p_a,
-                "p_chosen": max(p_a, 1 - p_a),
-                "p_a_orders": verdict.orders,
-                "label_mode": source,
-                "principle": principle,
-                "judge_output": "\n---\n".join(verdict.raw)[:2000],
-                "constitution_version": it.host.prompts["constitution"].version,
-            },
-        )
+        hard = soft and verdict.label_source != "logprobs"
+        extra = {
+            "source": "ai_judge:constitutional_ai",
+            "p_a": p_a,
+            "p_chosen": max(p_a, 1 - p_a),
+            "p_a_orders": verdict.orders,
+            "label_mode": "hard (no logprobs from the endpoint)" if hard else p.label_mode,
+            "principle": principle,
+            "judge_output": "\n---\n".join(verdict.raw)[:2000],
+            "constitution_version": it.host.prompts["constitution"].version,
+        }
+        return fmt.dpo(prompt, chosen, rejected, suffix="rl", step="soft_label", extra=extra,
+                       prompt_version=verdict.version, judge_score=max(p_a, 1 - p_a))  # fmt: skip
 
 
-def _repeat(principles: list[Any], n: int, it: Item[Any]) -> list[Any]:
+def _repeat(principles: list[Any], n: int) -> list[Any]:
     """Enough principles to draw n (a fresh one each round; repeats once the list runs out)."""
     return principles * (1 + n // max(1, len(principles)))

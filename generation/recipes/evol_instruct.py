@@ -9,12 +9,12 @@ re-queues its parent there instead. M = 4 rounds. Lineage: parent, operator and 
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field
 
 from generation.recipes.base import RecipeParams, SeedRow, Step, content_key
+from generation.recipes.evol_instruct_rules import BANNED, eliminate, equality
 from generation.recipes.kit import JUDGE, POLICY, Item, Meta, Out, Recipe, Source, fmt, register
 from generation.recipes.kit.item import Drop
 from generation.recipes.kit.seeds import seed_prompt
@@ -22,24 +22,6 @@ from generation.recipes.kit.seeds import seed_prompt
 DEPTH_OPS = ("add_constraints", "deepening", "concretizing", "reasoning", "complicate_input")
 BREADTH_OPS = ("mutation",)
 OPERATORS = DEPTH_OPS + BREADTH_OPS
-# Rule (d): the reference's template words, and the words of Seedbed's own evolve prompts.
-BANNED = (
-    "#the given prompt#",
-    "#rewritten prompt#",
-    "#created prompt#",
-    "given prompt",
-    "rewritten prompt",
-    "created prompt",
-    "rewritten version",
-    "original prompt",
-    "new prompt",
-    "rewritten prompt only",
-)
-STOP_WORDS = frozenset(
-    "a an and are as at be but by for from has have i if in into is it its me my no not of "
-    "on or our so such that the their then there these they this to was we were what when "
-    "which will with you your yes ok okay".split()
-)
 
 
 class Params(RecipeParams):
@@ -60,33 +42,6 @@ class Params(RecipeParams):
         "MiniLM); drop near-copies (their parent is re-queued) or flag them.",
     )
     dedup_e_threshold: float = Field(0.95, gt=0.0, le=1.0, description="Cosine for DEDUP-E.")
-
-
-def eliminate(
-    instruction: str, response: str | None, banned: list[str] | None = None
-) -> str | None:
-    """Rules (b)-(d): the reason a rewrite is eliminated, or None. Rule (a) needs the LLM."""
-    lowered = instruction.lower()
-    if not instruction.strip() or any(b.lower() in lowered for b in banned or BANNED if b):
-        return "copied_template_words"
-    if response is None:
-        return None
-    words = re.findall(r"[A-Za-z0-9']+", response)
-    if "sorry" in response.lower() and len(words) < 80:
-        return "sorry_short"
-    if all(w.lower() in STOP_WORDS for w in words):
-        return "response_only_stopwords"
-    return None
-
-
-def equality(text: str) -> bool | None:
-    """Rule (a)'s verdict: True (equal: no gain), False, or None when it does not parse."""
-    said = text.strip().lower().strip(" .\"'*")
-    if said.startswith("not equal"):
-        return False
-    if said.startswith("equal"):
-        return True
-    return None
 
 
 @register

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
@@ -13,8 +14,8 @@ from curation.projects.services import ServiceError
 from curation.seeds.models import SeedSet
 from generation.recipes.registry import UnknownRecipe, describe_all, get_recipe, prompts_for
 from generation.runs import services
-from generation.runs.models import Run
-from generation.runs.presenters import run_summary
+from generation.runs.models import Run, RunItem
+from generation.runs.presenters import matches, run_summaries, run_summary
 from generation.runs.schemas import (
     BudgetIn,
     JudgeIn,
@@ -22,6 +23,7 @@ from generation.runs.schemas import (
     PromptOut,
     QueuedOut,
     RunIn,
+    RunItemPage,
     RunOut,
 )
 
@@ -29,8 +31,11 @@ router = Router(tags=["runs"])
 
 
 @router.get("/recipes", response=list[dict[str, Any]], tags=["recipes"])
-def list_recipes(request: HttpRequest) -> list[dict[str, Any]]:
-    return describe_all()
+def list_recipes(request: HttpRequest, output: str = "", need: str = "") -> list[dict[str, Any]]:
+    """Every recipe, by METHODS entry. `output=preference` keeps recipes that make that kind
+    (of e.g. "sft+preference"); `need=LP` those that declare that need, `need=none` those
+    that need nothing beyond chat completion."""
+    return [r for r in describe_all() if matches(r, output, need)]
 
 
 @router.get("/projects/{project_id}/prompts", response=list[PromptOut], tags=["recipes"])
@@ -108,6 +113,7 @@ def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[
             raise HttpError(400, f"No {what} {pk} in this project.")
         return obj
 
+    by_role = {role: pick(ModelEndpoint, pk, "endpoint") for role, pk in payload.endpoints.items()}
     try:
         run = services.start_run(
             request.user,
@@ -116,10 +122,12 @@ def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[
             seed_set=pick(SeedSet, payload.seed_set, "seed set"),
             endpoint=pick(ModelEndpoint, payload.endpoint, "endpoint"),
             judge_endpoint=pick(ModelEndpoint, payload.judge_endpoint, "endpoint"),
+            endpoints=by_role,
             params=payload.params,
             target_count=payload.target_count,
             budget_tokens=payload.budget_tokens,
             budget_cost=payload.budget_cost,
+            futility_limit=payload.futility_limit,
             name=payload.name,
         )
     except ServiceError as exc:
@@ -131,12 +139,43 @@ def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[
 @router.get("/projects/{project_id}/runs", response=list[RunOut], tags=["runs"])
 def list_runs(request: HttpRequest, project_id: int) -> list[dict[str, Any]]:
     project = project_for(request.user, project_id)
-    return [run_summary(r) for r in project.runs.all()[:200]]
+    return run_summaries(project.runs.all()[:200])
 
 
 @router.get("/runs/{run_id}", response=RunOut, tags=["runs"])
 def get_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return run_summary(_run(request, run_id))
+
+
+@router.get("/runs/{run_id}/items", response=RunItemPage, tags=["runs"])
+def list_items(
+    request: HttpRequest,
+    run_id: int,
+    outcome: str = "",
+    reason: str = "",
+    page: int = 1,
+    page_size: int = 50,
+) -> dict[str, Any]:
+    """The run's work items, newest first: `outcome=filtered&reason=rouge_l` shows why items
+    made nothing, with the last model output of each (`raw_output`, truncated)."""
+    run = _run(request, run_id)
+    items = RunItem.objects.filter(run=run)
+    if outcome:
+        if outcome not in RunItem.Outcome.values:
+            known = ", ".join(RunItem.Outcome.values)
+            raise HttpError(400, f"Unknown outcome {outcome!r}; one of {known}.")
+        items = items.filter(outcome=outcome)
+    if reason:
+        items = items.filter(reason=reason)
+    fields = ("work_key", "outcome", "reason", "detail", "raw_output", "attempts", "created_at")
+    paginator = Paginator(items.order_by("-id").only(*fields), max(1, min(page_size, 200)))
+    page_obj = paginator.get_page(page)
+    return {
+        "count": paginator.count,
+        "page": page_obj.number,
+        "pages": paginator.num_pages,
+        "results": list(page_obj.object_list),
+    }
 
 
 def _transition(request: HttpRequest, run_id: int, verb: Any) -> dict[str, Any]:

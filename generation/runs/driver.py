@@ -49,6 +49,9 @@ T = TypeVar("T")
 
 COMMIT_EVERY_S = 0.5
 COMMIT_EVERY_N = 64
+# An unfinished item's journal is written once its oldest unsaved step is this old (and
+# always at the end of a slice): a crash loses at most this much of an item's work.
+JOURNAL_AFTER_S = 2.0
 Outcome = RunItem.Outcome
 
 
@@ -214,6 +217,7 @@ class Driver:
         self.done: set[str] = set()
         self._pool_rows: list[tuple[str, str, str, bytes | None]] = []
         self.streak = int(self.kit.get("streak", 0))
+        self.failed_now = 0  # items that failed in this slice (retried in the next)
         self.limit = futility_limit(run)
 
     # -- loading ----------------------------------------------------------------------
@@ -363,9 +367,10 @@ class Driver:
         inflight: dict[asyncio.Task[Finished], Item[Any]] = {}
         while True:
             while len(inflight) < self.max_inflight and not self.should_stop():
-                if sched.expected() >= self.remaining():
+                need = self.remaining() - sched.expected()
+                if need <= 0:
                     break
-                nxt = sched.next(self.max_inflight)
+                nxt = sched.next(self.max_inflight, need)
                 if nxt is None:
                     break
                 key, payload, lane = nxt
@@ -378,8 +383,9 @@ class Driver:
                 else:
                     sched.running_fresh += 1
             if not inflight:
+                # Out of work, unless items failed in this slice: those are retried next.
                 if not sched.source_left and not len(sched.queue) and not self.should_stop():
-                    self.exhausted = True
+                    self.exhausted = self.failed_now == 0
                 break
             timeout = max(0.05, COMMIT_EVERY_S - (time.monotonic() - self._last_commit))
             finished, _ = await asyncio.wait(
@@ -399,6 +405,7 @@ class Driver:
         else:
             sched.running_fresh -= 1
         failed = result.outcome == Outcome.FAILED
+        self.failed_now += failed
         spawns = [] if failed else [s for s in item.spawns if s["key"] not in self.done]
         sched.finished(item.lane, len(result.drafts), len(spawns))
         for s in spawns:
@@ -418,9 +425,12 @@ class Driver:
         if self.streak >= self.limit and not self.fatal_error:
             self.fatal_error = "futile"
 
-    def _save_journals(self, items: Any) -> None:
+    def _save_journals(self, items: Any, min_age: float = 0.0) -> None:
+        """Journals of unfinished items; in periodic flushes only those changed more than
+        min_age ago, so that short items that finish in a moment are never written."""
+        now = time.monotonic()
         for item in items:
-            if item.dirty:
+            if item.dirty and now - item.dirty_since >= min_age:
                 self.batch.journals[item.key] = item.journal
                 item.dirty = False
 
@@ -453,7 +463,7 @@ class Driver:
         if len(self.batch.finished) >= COMMIT_EVERY_N or (
             time.monotonic() - self._last_commit >= COMMIT_EVERY_S
         ):
-            self._save_journals(inflight)
+            self._save_journals(inflight, JOURNAL_AFTER_S)
             await self.flush()
 
     async def flush(self) -> None:

@@ -1,4 +1,8 @@
-"""The run form: fixed fields, plus fields built from the recipe's params JSON schema."""
+"""The run form: fixed fields, one endpoint per recipe role, and the recipe's params.
+
+The params fields are built from the recipe's params JSON schema; the role fields from its
+`meta.roles`; the seed sets offered are those holding only kinds the recipe reads.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,36 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 
 from curation.projects.models import ModelEndpoint, Project
 from curation.seeds.models import SeedSet
 
+# Older pages and scripts post the policy and judge endpoints under these names.
+LEGACY_ROLE_FIELDS = {"endpoint": "policy", "judge_endpoint": "judge"}
+
+
+class SeedSetChoice(forms.ModelChoiceField[SeedSet]):
+    def label_from_instance(self, obj: Any) -> str:
+        kinds = ", ".join(obj.kinds) or "kinds not recorded"
+        return f"{obj.name} ({obj.seed_count} seeds: {kinds})"
+
+
+class EndpointChoice(forms.ModelChoiceField[ModelEndpoint]):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.chat_model})"
+
 
 class RunForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
-    seed_set = forms.ModelChoiceField(queryset=SeedSet.objects.none(), required=False)
-    endpoint = forms.ModelChoiceField(queryset=ModelEndpoint.objects.none())
-    judge_endpoint = forms.ModelChoiceField(
-        queryset=ModelEndpoint.objects.none(),
-        required=False,
-        help_text="Defaults to the generation endpoint.",
-    )
+    seed_set = SeedSetChoice(queryset=SeedSet.objects.none(), required=False)
     target_count = forms.IntegerField(min_value=1, max_value=10_000_000, initial=20)
+    futility_limit = forms.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Stop as failed after this many finished items in a row without a sample. "
+        "Blank: max(200, 5 × target).",
+    )
     budget_tokens = forms.IntegerField(
         min_value=1, required=False, help_text="Stop after this many tokens."
     )
@@ -34,23 +53,40 @@ class RunForm(forms.Form):
     def __init__(
         self,
         project: Project,
-        schema: dict[str, Any],
-        defaults: dict[str, Any],
-        *args: Any,
+        recipe: dict[str, Any],
+        endpoints: list[ModelEndpoint],
+        data: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["seed_set"].queryset = project.seed_sets.all()  # type: ignore[attr-defined]
-        endpoints = project.endpoints.all()
-        self.fields["endpoint"].queryset = endpoints  # type: ignore[attr-defined]
-        self.fields["judge_endpoint"].queryset = endpoints  # type: ignore[attr-defined]
-        default = endpoints.filter(is_default=True).first()
-        if default:
-            self.fields["endpoint"].initial = default.pk
+        """`recipe` is the recipe's describe(); `endpoints` the project's, already loaded."""
+        super().__init__(_legacy_names(data), **kwargs)
+        self.fields["seed_set"].queryset = seed_sets_for(  # type: ignore[attr-defined]
+            project, recipe["inputs"]
+        )
+        self.role_names: list[str] = []
+        default = next((e for e in endpoints if e.is_default), None)
+        choices = ModelEndpoint.objects.filter(project=project)
+        for role in recipe["roles"]:
+            self.fields[f"role_{role['name']}"] = role_field(role, choices, default)
+            self.role_names.append(role["name"])
         self.param_names: list[str] = []
-        for name, spec in schema.get("properties", {}).items():
-            self.fields[f"p_{name}"] = param_field(name, spec, defaults.get(name))
+        for name, spec in recipe["params_schema"].get("properties", {}).items():
+            self.fields[f"p_{name}"] = param_field(name, spec, recipe["defaults"].get(name))
             self.param_names.append(name)
+
+    def endpoints(self) -> dict[str, ModelEndpoint]:
+        """The roles the form filled in; the others follow their fallback."""
+        return {
+            role: self.cleaned_data[f"role_{role}"]
+            for role in self.role_names
+            if self.cleaned_data.get(f"role_{role}") is not None
+        }
+
+    def run_fields(self) -> list[Any]:
+        return [self[n] for n in ("target_count", "futility_limit", "budget_tokens", "budget_cost")]
+
+    def role_fields(self) -> list[Any]:
+        return [self[f"role_{r}"] for r in self.role_names]
 
     def params(self) -> dict[str, Any]:
         return {
@@ -61,6 +97,45 @@ class RunForm(forms.Form):
 
     def param_fields(self) -> list[Any]:
         return [self[f"p_{n}"] for n in self.param_names]
+
+
+def _legacy_names(data: Any) -> Any:
+    if not data or not any(old in data for old in LEGACY_ROLE_FIELDS):
+        return data
+    data = data.copy()
+    for old, role in LEGACY_ROLE_FIELDS.items():
+        if data.get(old) and not data.get(f"role_{role}"):
+            data[f"role_{role}"] = data[old]
+    return data
+
+
+def seed_sets_for(project: Project, kinds: list[str]) -> Any:
+    """The project's seed sets a recipe reading `kinds` can use (all, if it names none).
+
+    Sets imported before kinds were recorded have none on file; they are offered too and
+    the service checks their seeds when the run starts.
+    """
+    sets = SeedSet.objects.filter(project=project)
+    if not kinds:
+        return sets
+    unrecorded = Q(kinds=[], seed_count__gt=0)
+    return sets.filter(Q(pk__in=sets.accepting(kinds).values("pk")) | unrecorded)
+
+
+def role_field(role: dict[str, Any], choices: Any, default: ModelEndpoint | None) -> forms.Field:
+    name, help_text = role["name"], role["description"]
+    if not role["required"] and role["fallback"] and "defaults to" not in help_text:
+        help_text = f"{help_text} Optional: defaults to {role['fallback']}."
+    field = EndpointChoice(
+        queryset=choices,
+        required=role["required"],
+        label=f"{name.replace('_', ' ').capitalize()} endpoint",
+        help_text=help_text.strip(),
+        empty_label=f"(defaults to {role['fallback']})" if role["fallback"] else "---------",
+    )
+    if name == "policy" and default is not None:
+        field.initial = default.pk
+    return field
 
 
 def param_field(name: str, spec: dict[str, Any], default: Any) -> forms.Field:

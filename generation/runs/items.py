@@ -166,17 +166,23 @@ class Scheduler:
         per_fresh = self.fresh.direct() + self.fresh.spawn_rate() * per_spawn
         return self.running_fresh * per_fresh + self.running_spawned * per_spawn
 
-    def next(self, max_inflight: int) -> tuple[str, Any, str] | None:
-        """(key, payload, lane) of the next item, or None when nothing is left to start."""
+    def next(self, max_inflight: int, need: float) -> tuple[str, Any, str] | None:
+        """(key, payload, lane) of the next item, or None when nothing is left to start.
+
+        `need` is the samples still wanted beyond what the work in flight should make.
+        Queued work starts first. Fresh work starts when the queue would not cover the need,
+        and, while the queue runs thin (less than two rounds of slots, counting what fresh
+        items in flight will add), on every other start: it refills the queue one latency
+        ahead, so the slots never wait for it.
+        """
+        fresh_ok = self.source_left and need > len(self.queue) * self.spawned.direct()
         if len(self.queue):
-            # Queued work first; while the queue runs thin, every other start is fresh work
-            # that will refill it one latency ahead (alternating, so neither starves).
             feeding = self.running_fresh * self.fresh.spawn_rate()
-            thin = self.source_left and len(self.queue) + feeding < max_inflight / 2
+            thin = fresh_ok and len(self.queue) + feeding < 2 * max_inflight
             self._fresh_turn = thin and not self._fresh_turn
             if not self._fresh_turn:
                 return self.queue.pop()
-        while self.source_left:
+        while fresh_ok and self.source_left:
             try:
                 key, payload = next(self.source)
             except StopIteration:

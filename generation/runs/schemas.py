@@ -10,13 +10,26 @@ from ninja import Schema
 class RunIn(Schema):
     recipe: str
     seed_set: int | None = None
+    # The recipe's roles → endpoint ids ({"policy": 3, "judge": 5}); roles left out follow
+    # their fallback. `endpoint` and `judge_endpoint` are the policy and judge roles, for
+    # older clients.
+    endpoints: dict[str, int] = {}
     endpoint: int | None = None
     judge_endpoint: int | None = None
     params: dict[str, Any] = {}
     target_count: int = 100
     budget_tokens: int | None = None
     budget_cost: Decimal | None = None
+    # Stop as failed after this many finished items in a row without a sample;
+    # null: max(200, 5 x target_count).
+    futility_limit: int | None = None
     name: str = ""
+
+
+class EndpointRef(Schema):
+    id: int
+    name: str
+    model: str
 
 
 class RunOut(Schema):
@@ -29,6 +42,8 @@ class RunOut(Schema):
     seed_set: int | None
     endpoint: int | None
     judge_endpoint: int | None
+    endpoints: dict[str, EndpointRef]  # role → the endpoint that plays it
+    futility_limit: int | None
     status: str
     target: int
     produced: int
@@ -78,3 +93,20 @@ class PromptIn(Schema):
     recipe: str
     name: str
     text: str
+
+
+class RunItemOut(Schema):
+    work_key: str
+    outcome: str
+    reason: str
+    detail: str
+    raw_output: str  # the last model output of a filtered or failed item, truncated
+    attempts: int
+    created_at: datetime
+
+
+class RunItemPage(Schema):
+    count: int
+    page: int
+    pages: int
+    results: list[RunItemOut]

@@ -12,24 +12,27 @@ from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
-from generation.recipes.registry import UnknownRecipe, all_recipes, get_recipe, prompts_for
+from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
 from generation.runs import services
 from generation.runs.forms import PromptForm, RunForm
 from generation.runs.models import TERMINAL_STATUSES, Run
-from generation.runs.presenters import run_summary
+from generation.runs.presenters import catalogue, need_warnings, reason_groups, run_summary
 
 
 @login_required
 def run_list(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """The project's runs, and the recipe catalogue to start one from (?output=, ?need=)."""
     membership = membership_for(request.user, project_id)
-    runs = membership.project.runs.select_related("seed_set", "endpoint")[:100]
+    template = "runs/run_list.html"
+    if request.htmx:
+        template += "#catalogue"
     ctx = {
         "project": membership.project,
-        "runs": runs,
-        "recipes": all_recipes(),
+        "runs": membership.project.runs.all()[:100],
+        "catalogue": catalogue(request.GET.get("output", ""), request.GET.get("need", "")),
         "can_curate": membership.has_role(Role.CURATOR),
     }
-    return render(request, "runs/run_list.html", ctx)
+    return render(request, template, ctx)
 
 
 @login_required
@@ -43,13 +46,10 @@ def run_new(request: AuthedRequest, project_id: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("runs:list", project.pk)
     info = recipe.describe()
-    form = RunForm(
-        project,
-        info["params_schema"],
-        info["defaults"],
-        request.POST or None,
-        initial={"seed_set": project.seed_sets.first()},
-    )
+    endpoints = list(project.endpoints.all())
+    form = RunForm(project, info, endpoints, request.POST or None)
+    if not form.is_bound:
+        form.initial["seed_set"] = form.fields["seed_set"].queryset.first()  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -58,12 +58,13 @@ def run_new(request: AuthedRequest, project_id: int) -> HttpResponse:
                 project,
                 recipe_id=recipe.id,
                 seed_set=d["seed_set"],
-                endpoint=d["endpoint"],
-                judge_endpoint=d["judge_endpoint"],
+                endpoint=None,
+                endpoints=form.endpoints(),
                 params=form.params(),
                 target_count=d["target_count"],
                 budget_tokens=d["budget_tokens"],
                 budget_cost=d["budget_cost"],
+                futility_limit=d["futility_limit"],
                 name=d["name"],
             )
         except ServiceError as exc:
@@ -71,14 +72,22 @@ def run_new(request: AuthedRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Started {run}.")
             return redirect("runs:detail", run.pk)
-    ctx = {"project": project, "recipe": info, "recipes": all_recipes(), "form": form}
+    ctx = {
+        "project": project,
+        "recipe": info,
+        "form": form,
+        "warnings": need_warnings(recipe, endpoints),
+        "unprobed": [e for e in endpoints if not e.capabilities],
+    }
     return render(request, "runs/run_new.html", ctx)
 
 
 @login_required
 def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
     run = object_for(
-        request.user, Run.objects.select_related("project", "seed_set", "endpoint"), run_id
+        request.user,
+        Run.objects.select_related("project", "seed_set", "endpoint", "judge_endpoint"),
+        run_id,
     )
     membership = membership_for(request.user, run.project_id)
     template = "runs/run_detail.html"
@@ -93,6 +102,8 @@ def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
         "can_curate": membership.has_role(Role.CURATOR),
         "filtered": sorted(run.filtered.items(), key=lambda kv: -kv[1]),
     }
+    if not request.htmx:  # the examples sit outside the polled fragment
+        ctx["reasons"] = reason_groups(run)
     return render(request, template, ctx)
 
 

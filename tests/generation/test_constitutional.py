@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from generation.recipes.constitutional import clamp, parse_constitution
+from generation.recipes.constitution import clamp, parse_constitution
 from generation.recipes.kit.parse import choice_label, choice_soft_label
 from generation.recipes.prompts import PromptError, builtin_templates
 from generation.runs.models import RunStatus

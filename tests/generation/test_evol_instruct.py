@@ -11,7 +11,8 @@ import pytest
 
 from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
-from generation.recipes.evol_instruct import OPERATORS, Params, eliminate, equality
+from generation.recipes.evol_instruct import OPERATORS, Params
+from generation.recipes.evol_instruct_rules import eliminate, equality
 from generation.runs.models import RunItem, RunStatus
 
 SEEDS = (

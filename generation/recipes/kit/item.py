@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import random
 import statistics
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -76,6 +77,7 @@ class Item(Generic[P]):
         # entries are keyed by the ordinal the step got when it started.
         self._entries: dict[int, dict[str, Any]] = {e["i"]: e for e in journal or []}
         self.dirty = False  # entries changed since the driver last saved them
+        self.dirty_since = 0.0  # monotonic time of the oldest unsaved change
         self.replayed = 0
         self.calls: list[dict[str, Any]] = []
         self.spawns: list[dict[str, Any]] = []
@@ -129,14 +131,18 @@ class Item(Generic[P]):
         if entry is not None:  # the code took another path than last time: redo from here
             for later in [k for k in self._entries if k >= i]:
                 del self._entries[later]
-            self.dirty = True
+            self._touch()
         calls: list[dict[str, Any]] = []
         value = await compute_with(self, calls, compute)
         self._entries[i] = {"i": i, "op": op, "v": encode(value), "calls": calls}
         self.calls.extend(calls)
-        self.dirty = True
+        self._touch()
         self._remember(value)
         return value
+
+    def _touch(self) -> None:
+        if not self.dirty:
+            self.dirty, self.dirty_since = True, time.monotonic()
 
     def _step_calls(self) -> list[dict[str, Any]]:
         current = _CURRENT.get()

@@ -22,8 +22,21 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project id or slug.")
         parser.add_argument("--recipe", required=True)
         parser.add_argument("--seed-set", type=int, help="Seed set id.")
-        parser.add_argument("--endpoint", help="Endpoint id or name (default: the project's).")
-        parser.add_argument("--judge-endpoint", help="Endpoint id or name.")
+        parser.add_argument(
+            "--endpoint",
+            action="append",
+            default=[],
+            metavar="[ROLE=]ENDPOINT",
+            help="Endpoint id or name for a role of the recipe, e.g. --endpoint judge=gpt "
+            "(repeatable). Without ROLE= it is the policy endpoint (default: the project's).",
+        )
+        parser.add_argument("--judge-endpoint", help="Endpoint id or name (= --endpoint judge=).")
+        parser.add_argument(
+            "--futility-limit",
+            type=int,
+            help="Stop as failed after this many items in a row without a sample "
+            "(default: max(200, 5 x target)).",
+        )
         parser.add_argument("--target", type=int, default=100)
         parser.add_argument("--params", default="{}", help="Recipe params as JSON.")
         parser.add_argument("--budget-tokens", type=int)
@@ -44,6 +57,7 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"--params is not JSON: {exc}") from exc
         actor = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
+        by_role = self._roles(project, o["endpoint"])
         try:
             run = start_run(
                 actor,
@@ -52,17 +66,22 @@ class Command(BaseCommand):
                 seed_set=project.seed_sets.filter(pk=o["seed_set"]).first()
                 if o["seed_set"]
                 else None,
-                endpoint=self._endpoint(project, o["endpoint"]),
+                endpoint=None,
                 judge_endpoint=self._endpoint(project, o["judge_endpoint"]),
+                endpoints=by_role,
                 params=params,
                 target_count=o["target"],
                 budget_tokens=o["budget_tokens"],
                 budget_cost=o["budget_cost"],
+                futility_limit=o["futility_limit"],
                 name=o["name"],
             )
         except ServiceError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Started run {run.pk} ({run.recipe_id}, target {run.target_count}).")
+        roles = ", ".join(f"{r}={e['name']}" for r, e in run_summary(run)["endpoints"].items())
+        self.stdout.write(
+            f"Started run {run.pk} ({run.recipe_id}, target {run.target_count}; {roles})."
+        )
         if o["wait"]:
             while True:
                 run = Run.objects.get(pk=run.pk)
@@ -76,9 +95,23 @@ class Command(BaseCommand):
                 time.sleep(2)
             self.stdout.write(json.dumps(s, default=str))
 
+    def _roles(self, project: Project, refs: list[str]) -> dict[str, ModelEndpoint]:
+        """`--endpoint judge=gpt --endpoint local` → {"judge": gpt, "policy": local}."""
+        by_role: dict[str, ModelEndpoint] = {}
+        for ref in refs:
+            role, sep, name = ref.partition("=")
+            role, name = (role.strip(), name.strip()) if sep else ("policy", ref.strip())
+            if not role or not name:
+                raise CommandError(f"--endpoint {ref!r}: write ROLE=ENDPOINT or ENDPOINT.")
+            if role in by_role:
+                raise CommandError(f"--endpoint names the {role} role twice.")
+            by_role[role] = self._find(project, name)
+        return by_role
+
     def _endpoint(self, project: Project, ref: str | None) -> ModelEndpoint | None:
-        if not ref:
-            return None
+        return self._find(project, ref) if ref else None
+
+    def _find(self, project: Project, ref: str) -> ModelEndpoint:
         found = project.endpoints.filter(
             **({"pk": int(ref)} if ref.isdigit() else {"name": ref})
         ).first()
