@@ -138,6 +138,7 @@ def endpoint_out(e: ModelEndpoint) -> dict[str, Any]:
         "price_in_per_1k": e.price_in_per_1k,
         "price_out_per_1k": e.price_out_per_1k,
         "is_default": e.is_default,
+        "capabilities": e.capabilities or {},
     }
 
 
@@ -172,4 +173,4 @@ def create_endpoint(
 @router.post("/endpoints/{endpoint_id}/test", response=EndpointTestOut, tags=["endpoints"])
 def test_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
     endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
-    return services.test_endpoint(endpoint)
+    return services.test_endpoint(endpoint, request.user)

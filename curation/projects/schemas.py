@@ -58,6 +58,9 @@ class EndpointOut(Schema):
     price_in_per_1k: Decimal
     price_out_per_1k: Decimal
     is_default: bool
+    # What "Test connection" found ({"chat": true, "logprobs": false, ..., "checked_at": ...});
+    # {} = never probed. A flag that is null could not be told (a timeout, a 5xx).
+    capabilities: dict[str, Any] = {}
 
 
 class MeOut(Schema):
@@ -88,3 +91,4 @@ class EndpointTestOut(Schema):
     reply: str = ""
     latency_ms: int = 0
     error: str = ""
+    capabilities: dict[str, Any] = {}  # as stored on the endpoint after this test

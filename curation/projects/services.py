@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from curation.projects import audit
 from curation.projects.models import ApiToken, Membership, ModelEndpoint, Project, Role
 from generation import llm
+from generation.capabilities import CAPABILITIES, Capabilities, probe_capabilities
 from generation.llm import EndpointConfig, LLMClient, LLMError
 
 
@@ -230,37 +231,71 @@ def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:
     )
 
 
-def test_endpoint(endpoint: ModelEndpoint) -> dict[str, Any]:
-    """List the models and make one tiny chat call; report what happened, never raise."""
+PROBE_TIMEOUT_S = 20.0  # the whole capability probe; each request is tiny
+
+
+def test_endpoint(endpoint: ModelEndpoint, actor: Any = None) -> dict[str, Any]:
+    """List the models, make one tiny chat call and probe what the endpoint can do.
+
+    Reports what happened and never raises. What the probe learned is stored on the
+    endpoint (`capabilities`, audited), so that runs are refused a need it lacks; an
+    unreachable endpoint teaches nothing and keeps what it had.
+    """
     probe = llm_probe(endpoint)
     if not probe["ok"]:
         return {
             "ok": False,
             "error": probe.get("error", "unreachable"),
             "latency_ms": probe.get("latency_ms", 0),
+            "capabilities": endpoint.capabilities or {},
         }
+    config = endpoint_config(endpoint)
+    quick = dataclasses.replace(config, max_retries=1, timeout_s=min(config.timeout_s, 30.0))
 
-    async def ping() -> dict[str, Any]:
-        config = endpoint_config(endpoint)
-        quick = dataclasses.replace(config, max_retries=1, timeout_s=30.0)
+    async def ping() -> tuple[dict[str, Any], Capabilities]:
         async with LLMClient(quick) as client:
-            done = await client.complete(
-                [{"role": "user", "content": "Reply with the single word: ready"}],
-                purpose="test",
-                max_tokens=5,
-                temperature=0.0,
+            caps = asyncio.ensure_future(
+                probe_capabilities(
+                    client,
+                    embedding_model=endpoint.embedding_model or None,
+                    timeout_s=PROBE_TIMEOUT_S,
+                )
             )
-            return {
-                "ok": True,
-                "models": probe.get("models", []),
-                "reply": done.texts[0][:200],
-                "latency_ms": done.latency_ms,
-            }
+            try:
+                done = await client.complete(
+                    [{"role": "user", "content": "Reply with the single word: ready"}],
+                    purpose="test",
+                    max_tokens=5,
+                    temperature=0.0,
+                )
+            except LLMError as exc:
+                reply = {"ok": False, "error": str(exc)[:500]}
+            else:
+                reply = {"ok": True, "reply": done.texts[0][:200], "latency_ms": done.latency_ms}
+            return reply, await caps
 
-    try:
-        return asyncio.run(ping())
-    except LLMError as exc:
-        return {"ok": False, "models": probe.get("models", []), "error": str(exc)[:500]}
+    result, caps = asyncio.run(ping())
+    stored = record_capabilities(actor, endpoint, caps)
+    return {"models": probe.get("models", []), **result, "capabilities": stored}
+
+
+@transaction.atomic
+def record_capabilities(actor: Any, endpoint: ModelEndpoint, caps: Capabilities) -> dict[str, Any]:
+    """Store what a probe found; the audit log keeps the flags before and after."""
+    locked = ModelEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    before = {k: v for k, v in (locked.capabilities or {}).items() if k in CAPABILITIES}
+    locked.capabilities = caps.as_dict()
+    locked.save(update_fields=["capabilities"])
+    endpoint.capabilities = locked.capabilities
+    audit.record(
+        actor,
+        "endpoint.capabilities",
+        locked,
+        project=locked.project_id,
+        before=before or None,
+        after={k: locked.capabilities[k] for k in CAPABILITIES},
+    )
+    return dict(locked.capabilities)
 
 
 def llm_probe(endpoint: ModelEndpoint) -> dict[str, Any]:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from curation.http import AuthedRequest
@@ -11,6 +14,7 @@ from curation.projects import services
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.forms import EndpointForm, MemberForm, ProjectForm, TokenForm
 from curation.projects.models import AuditEvent, Membership, ModelEndpoint, Role
+from generation.capabilities import CAPABILITIES
 
 
 @login_required
@@ -134,6 +138,28 @@ def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
     return redirect("projects:tokens")
 
 
+def capability_row(caps: dict[str, Any] | None) -> dict[str, Any]:
+    """What "Test connection" found, for the page: each capability yes / no / unknown."""
+    caps = caps or {}
+    errors = caps.get("errors") or {}
+    return {
+        "probed": bool(caps),
+        "checked_at": parse_datetime(str(caps.get("checked_at") or "")),
+        "flags": [
+            {
+                "name": name,
+                "state": "yes"
+                if caps.get(name) is True
+                else "no"
+                if caps.get(name) is False
+                else "unknown",
+                "why": str(errors.get(name, "")),
+            }
+            for name in CAPABILITIES
+        ],
+    }
+
+
 @login_required
 def endpoints(request: AuthedRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request.user, project_id)
@@ -159,7 +185,7 @@ def endpoints(request: AuthedRequest, project_id: int) -> HttpResponse:
                 return redirect("projects:endpoints", project.pk)
     ctx = {
         "project": project,
-        "endpoints": project.endpoints.all(),
+        "endpoints": [(e, capability_row(e.capabilities)) for e in project.endpoints.all()],
         "form": form,
         "is_owner": membership.has_role(Role.OWNER),
         "can_curate": membership.has_role(Role.CURATOR),
@@ -171,8 +197,13 @@ def endpoints(request: AuthedRequest, project_id: int) -> HttpResponse:
 @require_POST
 def endpoint_test(request: AuthedRequest, endpoint_id: int) -> HttpResponse:
     endpoint = object_for(request.user, ModelEndpoint.objects.all(), endpoint_id, Role.CURATOR)
-    result = services.test_endpoint(endpoint)
-    ctx = {"project": endpoint.project, "endpoint": endpoint, "result": result}
+    result = services.test_endpoint(endpoint, request.user)
+    ctx = {
+        "project": endpoint.project,
+        "endpoint": endpoint,
+        "result": result,
+        "caps": capability_row(endpoint.capabilities),
+    }
     if request.htmx:
         return render(request, "projects/partials/endpoint_test.html", ctx)
     return render(request, "projects/endpoint_test.html", ctx)

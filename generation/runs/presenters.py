@@ -48,7 +48,8 @@ def run_summary(run: Run, endpoints: dict[int, ModelEndpoint] | None = None) -> 
     rate = run.produced / run.active_seconds if run.active_seconds > 0 and run.produced else None
     remaining = max(0, run.target_count - run.produced)
     eta = remaining / rate if rate and run.status in (RunStatus.RUNNING, RunStatus.QUEUED) else None
-    mapping = run_mapping(run)
+    # policy first, then the other roles by name (jsonb does not keep the order they came in)
+    mapping = dict(sorted(run_mapping(run).items(), key=lambda kv: (kv[0] != "policy", kv[0])))
     if endpoints is None:
         endpoints = ModelEndpoint.objects.in_bulk(set(mapping.values()))
     return {

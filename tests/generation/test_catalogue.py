@@ -48,7 +48,12 @@ def test_the_catalogue_groups_recipes_by_section_in_the_seed_lists_order(cast: C
     assert SECTIONS["preference"] in html
     assert SECTIONS["self_play"] not in html  # empty sections are hidden
     assert "4 of 60 entries" in html
-    assert card_ids(html) == ["evol_instruct", "constitutional_ai", "self_rewarding", "self_instruct"]
+    assert card_ids(html) == [
+        "evol_instruct",
+        "constitutional_ai",
+        "self_rewarding",
+        "self_instruct",
+    ]
 
 
 def test_each_card_shows_entry_inputs_roles_needs_deviations_and_a_new_run_link(

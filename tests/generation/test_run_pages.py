@@ -78,9 +78,7 @@ def test_the_run_form_shows_one_endpoint_select_per_role(bench: Bench, judge: An
 def test_the_run_form_maps_each_role_to_its_endpoint(bench: Bench, judge: Any) -> None:
     response = page(bench).post(
         f"/projects/{bench.project.pk}/runs/new/?recipe=self_rewarding",
-        form_data(
-            bench, role_policy=bench.endpoint.pk, role_judge=judge.pk, futility_limit=40
-        ),
+        form_data(bench, role_policy=bench.endpoint.pk, role_judge=judge.pk, futility_limit=40),
     )
     run = Run.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/runs/{run.pk}/"
@@ -255,9 +253,7 @@ def test_the_api_refuses_a_seed_set_of_the_wrong_kind_with_a_400(
     bench: Bench, api_client_for: Any
 ) -> None:
     qa, _doc = seed_sets(bench)
-    response = post_run(
-        api(bench, api_client_for), bench, recipe="self_instruct", seed_set=qa.pk
-    )
+    response = post_run(api(bench, api_client_for), bench, recipe="self_instruct", seed_set=qa.pk)
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert "instruction" in detail and "qa" in detail and "Maths" in detail

@@ -140,6 +140,20 @@ PAGES: list[tuple[str, str, str, str, Body]] = [
     ("export page", "get", "/exports/{v}/", Role.VIEWER, None),
     ("export download", "get", "/exports/{v}/download/", Role.VIEWER, None),
     ("export file", "get", "/exports/{v}/files/train.jsonl", Role.VIEWER, None),
+    (
+        "recipe catalogue filtered",
+        "get",
+        "/projects/{p}/runs/?output=sft&need=LP",
+        Role.VIEWER,
+        None,
+    ),
+    (
+        "run form with roles",
+        "post",
+        "/projects/{p}/runs/new/?recipe=self_rewarding",
+        Role.CURATOR,
+        lambda o: {"seed_set": o["s"], "role_policy": o["e"], "target_count": 2},
+    ),
 ]
 
 API: list[tuple[str, str, str, str, Body]] = [
@@ -224,6 +238,14 @@ API: list[tuple[str, str, str, str, Body]] = [
     ("download export", "get", "/api/v1/exports/{v}/download", Role.VIEWER, None),
     ("diff exports", "get", "/api/v1/exports/{v}/diff?against={v}", Role.VIEWER, None),
     ("import dataset", "post", "/api/v1/projects/{p}/imports", Role.CURATOR, dataset_body),
+    ("run items", "get", "/api/v1/runs/{r}/items?outcome=filtered", Role.VIEWER, None),
+    (
+        "start run with roles",
+        "post",
+        "/api/v1/projects/{p}/runs",
+        Role.CURATOR,
+        lambda o: {"recipe": "self_rewarding", "seed_set": o["s"], "endpoints": {"judge": o["e"]}},
+    ),
 ]
 
 RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.CURATOR: 2, Role.OWNER: 3}
