@@ -120,7 +120,7 @@ class ConstitutionalAI(Recipe[Params]):
 
     async def revise(self, it: Item[Params], prompt: str) -> Piece:
         p = it.params
-        greedy = {"temperature": 0.0, "max_tokens": p.max_tokens}
+        greedy: dict[str, Any] = {"temperature": 0.0, "max_tokens": p.max_tokens}
         first = await it.gen("respond", prompt=prompt, temperature=p.temperature,
                              max_tokens=p.max_tokens)  # fmt: skip
         response = first.text.strip()

@@ -15,24 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import F, Q
 from django.utils import timezone
 
 from curation.projects.models import ModelEndpoint
-from curation.projects.services import endpoint_config
-from generation.llm import CallRecord, LLMClient, LLMError
+from generation.llm import CallRecord, LLMClient
 from generation.recipes.base import SeedRow
 from generation.recipes.kit.item import Item
 from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
@@ -40,7 +33,16 @@ from generation.recipes.kit.recipe import Recipe
 from generation.recipes.prompts import PromptTemplate
 from generation.recipes.registry import get_recipe, prompts_for
 from generation.runs import roles
+from generation.runs.host import SliceHost
 from generation.runs.items import Scheduler, cancel, run_item
+from generation.runs.lease import (
+    SliceResult,
+    acquire_lease,
+    futility_limit,
+    futility_message,
+    item_retries,
+    slice_seconds,
+)
 from generation.runs.models import Run, RunItem, RunPoolEntry, RunStatus
 from generation.runs.store import Batch, CommitResult, Finished, LeaseLost, fail_run, store_batch
 
@@ -53,45 +55,6 @@ COMMIT_EVERY_N = 64
 # always at the end of a slice): a crash loses at most this much of an item's work.
 JOURNAL_AFTER_S = 2.0
 Outcome = RunItem.Outcome
-
-
-def slice_seconds() -> float:
-    return float(getattr(settings, "SEEDBED_RUN_SLICE_SECONDS", 30.0))
-
-
-def stale_seconds() -> float:
-    return float(getattr(settings, "SEEDBED_RUN_STALE_SECONDS", 90.0))
-
-
-def item_retries() -> int:
-    return int(getattr(settings, "SEEDBED_RUN_ITEM_RETRIES", 2))
-
-
-def futility_limit(run: Run) -> int:
-    return run.futility_limit or max(200, 5 * run.target_count)
-
-
-@dataclass(frozen=True)
-class SliceResult:
-    status: str
-    produced: int
-    again: bool  # the run needs another slice
-
-
-def acquire_lease(run_id: int) -> str | None:
-    """Take the run for one slice, unless a live driver holds it. One conditional UPDATE."""
-    token = secrets.token_hex(8)
-    now = timezone.now()
-    stale = now - timedelta(seconds=stale_seconds())
-    taken = Run.objects.filter(
-        Q(lease_token="") | Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True),
-        pk=run_id,
-        status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
-    ).update(lease_token=token, heartbeat_at=now, status=RunStatus.RUNNING, slices=F("slices") + 1)
-    if not taken:
-        return None
-    Run.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
-    return token
 
 
 def drive(run_id: int) -> SliceResult:
@@ -160,17 +123,7 @@ def finish_slice(run_id: int, token: str, driver: Driver) -> SliceResult:
     return SliceResult(status, run.produced, again)
 
 
-def futility_message(run: Run, streak: int, lead: str = "Stopped as futile") -> str:
-    reasons = Counter(run.filtered or {})
-    top = ", ".join(f"{r} ({n})" for r, n in reasons.most_common(3)) or "none recorded"
-    failed = f"; {run.failed} items failed" if run.failed else ""
-    return (
-        f"{lead}: {streak} finished items in a row produced no sample. "
-        f"Top filter reasons: {top}{failed}. The run page shows example outputs per reason."
-    )
-
-
-class Driver:
+class Driver(SliceHost):
     """One slice of one run; the Host that every Item of the slice talks to."""
 
     def __init__(self, run: Run, token: str, recipe: Recipe[Any], params: Any) -> None:
@@ -259,69 +212,6 @@ class Driver:
             .order_by("id")
             .values_list("pool", "key", "text", "vector")
         ]
-
-    # -- what items and recipes call (Host) ---------------------------------------------
-
-    def client(self, role: str) -> tuple[LLMClient, str, str]:
-        endpoint_id = self.role_map.get(role) or self.role_map["policy"]
-        endpoint = self._endpoints[endpoint_id]
-        if endpoint_id not in self._clients:
-            self._clients[endpoint_id] = LLMClient(
-                endpoint_config(endpoint), recorder=self._record_call
-            )
-        return self._clients[endpoint_id], self._model(role, endpoint), f"e{endpoint_id}"
-
-    def _model(self, role: str, endpoint: ModelEndpoint) -> str:
-        if role == "judge" and endpoint.judge_model:
-            return endpoint.judge_model
-        return endpoint.chat_model
-
-    def model_for(self, role: str) -> str:
-        endpoint_id = self.role_map.get(role) or self.role_map["policy"]
-        return self._model(role, self._endpoints[endpoint_id])
-
-    def seed(self, seed_id: int) -> SeedRow:
-        return self._seeds_by_id[seed_id]
-
-    def rouge_pool(
-        self, name: str, threshold: float, seeds: Iterable[str] = (), k: int = 10
-    ) -> RougePool:
-        pool = RougePool(name, threshold, k)
-        pool.seed(seeds)
-        self.pools[name] = pool
-        return pool
-
-    async def embedding_pool(
-        self, name: str, threshold: float, keys: list[str], texts: list[str]
-    ) -> EmbeddingPool:
-        pool = EmbeddingPool(name, threshold)
-        await pool.seed(keys, texts)
-        self.pools[name] = pool
-        return pool
-
-    def remaining(self) -> int:
-        """Samples still wanted, counting those finished but not yet committed."""
-        return max(0, self.target - self.produced - self._pending_samples)
-
-    def time_left(self) -> float:
-        return self.deadline - time.monotonic()
-
-    @property
-    def grace_seconds(self) -> float:
-        return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 10))
-
-    def note_failure(self, exc: LLMError) -> None:
-        self._consecutive_failures += 1
-        limit = int(getattr(settings, "SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES", 8))
-        if self._consecutive_failures >= limit and self._successes == 0:
-            self.fatal_error = (
-                f"The endpoint failed {self._consecutive_failures} times in a row "
-                f"with no success; last error: {exc}"
-            )
-
-    def note_success(self) -> None:
-        self._consecutive_failures = 0
-        self._successes += 1
 
     def _record_call(self, record: CallRecord) -> None:
         self.batch.calls.append(record)

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from generation.runs.driver import drive, stale_seconds
+from generation.runs.driver import drive
+from generation.runs.lease import stale_seconds
 
 log = logging.getLogger(__name__)
 

@@ -220,7 +220,7 @@ def test_every_sample_carries_its_lineage(bench: Any, fake_llm: Any) -> None:
 def test_a_second_driver_for_the_same_run_does_nothing_while_the_first_holds_it(
     bench: Any,
 ) -> None:
-    from generation.runs.driver import acquire_lease
+    from generation.runs.lease import acquire_lease
 
     run = queued_run(bench)
     token = acquire_lease(run.pk)

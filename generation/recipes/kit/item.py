@@ -15,7 +15,6 @@ the kit (not the recipe) turns that into the sample's lineage and token counts.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import random
 import statistics
 import time
@@ -25,9 +24,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from generation.llm import Completion, LLMClient, PermanentLLMError
 from generation.recipes.base import SeedRow
+from generation.recipes.kit.calls import CURRENT, OPTIONS, TEXT_OPTIONS, compute_with, to_gen
 from generation.recipes.kit.parse import choice_label, choice_soft_label, parse_score
 from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
-from generation.recipes.kit.results import FIRST_TOKENS, Gen, Judged, Novelty, PairVerdict, Vote
+from generation.recipes.kit.results import Gen, Judged, Novelty, PairVerdict, Vote
 from generation.recipes.prompts import PromptTemplate
 
 P = TypeVar("P")
@@ -133,7 +133,7 @@ class Item(Generic[P]):
                 del self._entries[later]
             self._touch()
         calls: list[dict[str, Any]] = []
-        value = await compute_with(self, calls, compute)
+        value = await compute_with(calls, compute)
         self._entries[i] = {"i": i, "op": op, "v": encode(value), "calls": calls}
         self.calls.extend(calls)
         self._touch()
@@ -145,7 +145,7 @@ class Item(Generic[P]):
             self.dirty, self.dirty_since = True, time.monotonic()
 
     def _step_calls(self) -> list[dict[str, Any]]:
-        current = _CURRENT.get()
+        current = CURRENT.get()
         return current if current is not None else self.calls
 
     def _remember(self, value: Any) -> None:
@@ -174,7 +174,7 @@ class Item(Generic[P]):
         Sampling options (temperature, top_p, max_tokens, stop, presence_penalty, seed,
         logprobs, top_logprobs, json_schema, tools, tool_choice) pass through to llm.py.
         """
-        options = {k: values.pop(k) for k in list(values) if k in _OPTIONS}
+        options = {k: values.pop(k) for k in list(values) if k in OPTIONS}
 
         async def compute() -> Gen:
             return await self._call(template, messages, role, n, api, system, options, values)
@@ -209,7 +209,7 @@ class Item(Generic[P]):
         done: Completion | None = None
         if api in ("completions", "auto") and endpoint not in chat_only:
             prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
-            plain = {k: v for k, v in options.items() if k in _TEXT_OPTIONS}
+            plain = {k: v for k, v in options.items() if k in TEXT_OPTIONS}
             try:
                 done = await client.complete_text(
                     prompt, purpose=purpose, n=n, model=model, **plain
@@ -231,7 +231,7 @@ class Item(Generic[P]):
                 "tokens_out": done.tokens_out,
             }
         )
-        return _gen(done, role, template or "", version)
+        return to_gen(done, role, template or "", version)
 
     # -- JUDGE, PAIRJ, VOTE, CHECK --------------------------------------------------------
 
@@ -246,7 +246,7 @@ class Item(Generic[P]):
         **values: Any,
     ) -> Judged:
         """JUDGE: `samples` judgements averaged over those that parse; none parse → None."""
-        options = {k: values.pop(k) for k in list(values) if k in _OPTIONS}
+        options = {k: values.pop(k) for k in list(values) if k in OPTIONS}
         options.setdefault("max_tokens", 512)
         if samples == 1:
             options.setdefault("temperature", 0.0)
@@ -283,7 +283,7 @@ class Item(Generic[P]):
         With logprobs the label is p(A) from the first answer token (soft), else the
         letter in the reply (hard). An order whose reply does not parse is left out.
         """
-        options = {k: values.pop(k) for k in list(values) if k in _OPTIONS}
+        options = {k: values.pop(k) for k in list(values) if k in OPTIONS}
         options.setdefault("temperature", 0.0)
         if logprobs:
             options.update(logprobs=True, top_logprobs=5)
@@ -398,61 +398,3 @@ class Item(Generic[P]):
     # Extension points, filled by later work: it.sim (generation/sim), it.exec
     # (generation/sandbox), it.tool (generation/tools), it.env (generation/envs). Each
     # will be one journaled step, like the ones above.
-
-
-_CURRENT: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
-    "seedbed_step_calls", default=None
-)
-
-
-async def compute_with(
-    item: Item[Any], calls: list[dict[str, Any]], compute: Callable[[], Awaitable[V]]
-) -> V:
-    """Run a step with its own call list, so concurrent steps do not mix their calls."""
-    token = _CURRENT.set(calls)
-    try:
-        return await compute()
-    finally:
-        _CURRENT.reset(token)
-
-
-_OPTIONS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "stop",
-        "presence_penalty",
-        "seed",
-        "logprobs",
-        "top_logprobs",
-        "json_schema",
-        "tools",
-        "tool_choice",
-    }
-)
-_TEXT_OPTIONS = frozenset(
-    {"temperature", "top_p", "max_tokens", "stop", "presence_penalty", "seed"}
-)
-
-
-def _gen(done: Completion, role: str, template: str, version: str) -> Gen:
-    first: list[list[list[Any]]] | None = None
-    means: list[float | None] | None = None
-    if done.logprobs:
-        first = [
-            [[t.token, t.logprob, dict(t.top)] for t in lp[:FIRST_TOKENS]] for lp in done.logprobs
-        ]
-        means = [statistics.fmean(t.logprob for t in lp) if lp else None for lp in done.logprobs]
-    return Gen(
-        texts=list(done.texts),
-        finish_reasons=list(done.finish_reasons),
-        model=done.model,
-        role=role,
-        template=template,
-        version=version,
-        parsed=list(done.parsed) if done.parsed is not None else None,
-        first_tokens=first,
-        mean_logprob=means,
-        tool_calls=[[c.as_dict() for c in choice] for choice in done.tool_calls],
-    )

@@ -1,0 +1,96 @@
+"""What every Item of a slice talks to (the kit's Host): role clients, seeds, pools, time.
+
+Mixed into the Driver, which holds the state these read (generation/runs/driver.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from curation.projects.models import ModelEndpoint
+from curation.projects.services import endpoint_config
+from generation.llm import CallRecord, LLMClient, LLMError
+from generation.recipes.base import SeedRow
+from generation.recipes.kit.pools import EmbeddingPool, RougePool
+
+
+class SliceHost:
+    role_map: dict[str, int]
+    _endpoints: dict[int, ModelEndpoint]
+    _clients: dict[int, LLMClient]
+    _seeds_by_id: dict[int, SeedRow]
+    pools: dict[str, RougePool | EmbeddingPool]
+    target: int
+    produced: int
+    _pending_samples: int
+    deadline: float
+    fatal_error: str
+    _consecutive_failures: int
+    _successes: int
+
+    def _record_call(self, record: CallRecord) -> None:
+        raise NotImplementedError
+
+    def client(self, role: str) -> tuple[LLMClient, str, str]:
+        endpoint_id = self.role_map.get(role) or self.role_map["policy"]
+        endpoint = self._endpoints[endpoint_id]
+        if endpoint_id not in self._clients:
+            self._clients[endpoint_id] = LLMClient(
+                endpoint_config(endpoint), recorder=self._record_call
+            )
+        return self._clients[endpoint_id], self._model(role, endpoint), f"e{endpoint_id}"
+
+    def _model(self, role: str, endpoint: ModelEndpoint) -> str:
+        if role == "judge" and endpoint.judge_model:
+            return endpoint.judge_model
+        return endpoint.chat_model
+
+    def model_for(self, role: str) -> str:
+        endpoint_id = self.role_map.get(role) or self.role_map["policy"]
+        return self._model(role, self._endpoints[endpoint_id])
+
+    def seed(self, seed_id: int) -> SeedRow:
+        return self._seeds_by_id[seed_id]
+
+    def rouge_pool(
+        self, name: str, threshold: float, seeds: Iterable[str] = (), k: int = 10
+    ) -> RougePool:
+        pool = RougePool(name, threshold, k)
+        pool.seed(seeds)
+        self.pools[name] = pool
+        return pool
+
+    async def embedding_pool(
+        self, name: str, threshold: float, keys: list[str], texts: list[str]
+    ) -> EmbeddingPool:
+        pool = EmbeddingPool(name, threshold)
+        await pool.seed(keys, texts)
+        self.pools[name] = pool
+        return pool
+
+    def remaining(self) -> int:
+        """Samples still wanted, counting those finished but not yet committed."""
+        return max(0, self.target - self.produced - self._pending_samples)
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @property
+    def grace_seconds(self) -> float:
+        return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 10))
+
+    def note_failure(self, exc: LLMError) -> None:
+        self._consecutive_failures += 1
+        limit = int(getattr(settings, "SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES", 8))
+        if self._consecutive_failures >= limit and self._successes == 0:
+            self.fatal_error = (
+                f"The endpoint failed {self._consecutive_failures} times in a row "
+                f"with no success; last error: {exc}"
+            )
+
+    def note_success(self) -> None:
+        self._consecutive_failures = 0
+        self._successes += 1
