@@ -14,22 +14,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
 from generation.recipes.constitution import clamp, parse_constitution
-from generation.recipes.kit import (
-    JUDGE,
-    POLICY,
-    Item,
-    Meta,
-    Need,
-    Out,
-    Piece,
-    Recipe,
-    Source,
-    fmt,
-    register,
-)
-from generation.recipes.kit.item import Drop
+from generation.recipes.kit import fmt
 from generation.recipes.kit.seeds import seed_prompt
 
 
@@ -49,9 +37,9 @@ class Params(RecipeParams):
     max_tokens: int = Field(768, ge=16, le=8192)
 
 
-@register
-class ConstitutionalAI(Recipe[Params]):
-    meta = Meta(
+@kit.register
+class ConstitutionalAI(kit.Recipe[Params]):
+    meta = kit.Meta(
         "constitutional_ai",
         "Constitutional AI",
         entry=18,
@@ -61,9 +49,9 @@ class ConstitutionalAI(Recipe[Params]):
         summary="Critique and revise responses against sampled principles (SFT), and label "
         "response pairs by principle with logprob soft labels (preference).",
         inputs=frozenset({"instruction", "conversation", "text", "qa"}),
-        roles=(POLICY, JUDGE),
+        roles=(kit.POLICY, kit.JUDGE),
         needs=(
-            Need(
+            kit.Need(
                 "LP",
                 "soft labels from the (A)/(B) token logprobs",
                 "label_mode=hard (or cot): a label from the judge's text",
@@ -100,25 +88,25 @@ class ConstitutionalAI(Recipe[Params]):
         self.constitution = parse_constitution(run.prompts["constitution"].text)
 
     def source(self, run: Any) -> Any:
-        return Source.per_seed("cai", run.seeds)
+        return kit.Source.per_seed("cai", run.seeds)
 
-    async def make(self, it: Item[Params]) -> Out:
+    async def make(self, it: kit.Item[Params]) -> kit.Out:
         seed: SeedRow = it.payload
         it.use_seeds(seed)
         prompt = seed_prompt(seed)
-        pieces: list[Piece] = []
+        pieces: list[kit.Piece] = []
         if it.params.mode in ("both", "sl"):
             pieces.append(await self.revise(it, prompt))
         if it.params.mode in ("both", "rl"):
             try:
                 pieces.append(await self.compare(it, prompt))
-            except Drop as drop:
+            except kit.Drop as drop:
                 if not pieces:
                     raise
                 it.count(drop.reason)
         return pieces
 
-    async def revise(self, it: Item[Params], prompt: str) -> Piece:
+    async def revise(self, it: kit.Item[Params], prompt: str) -> kit.Piece:
         p = it.params
         greedy: dict[str, Any] = {"temperature": 0.0, "max_tokens": p.max_tokens}
         first = await it.gen("respond", prompt=prompt, temperature=p.temperature,
@@ -138,7 +126,7 @@ class ConstitutionalAI(Recipe[Params]):
                  "constitution_version": it.host.prompts["constitution"].version}  # fmt: skip
         return fmt.sft(prompt, response, suffix="sl", step="revision", extra=extra)
 
-    async def compare(self, it: Item[Params], prompt: str) -> Piece:
+    async def compare(self, it: kit.Item[Params], prompt: str) -> kit.Piece:
         p = it.params
         pair = await it.gen("respond", prompt=prompt, n=2, temperature=p.pair_temperature,
                             max_tokens=p.max_tokens)  # fmt: skip
@@ -150,7 +138,7 @@ class ConstitutionalAI(Recipe[Params]):
                                  logprobs=soft, prompt=prompt, principle=principle,
                                  max_tokens=512 if cot else 2)  # fmt: skip
         if verdict.p_a is None:
-            raise Drop("unparsable_label")
+            raise kit.Drop("unparsable_label")
         p_a = clamp(verdict.p_a) if cot else verdict.p_a
         it.check(p_a != 0.5, "tie")
         chosen, rejected = (a, b) if p_a > 0.5 else (b, a)

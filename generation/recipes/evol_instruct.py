@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step, content_key
 from generation.recipes.evol_instruct_rules import BANNED, eliminate, equality
-from generation.recipes.kit import JUDGE, POLICY, Item, Meta, Out, Recipe, Source, fmt, register
-from generation.recipes.kit.item import Drop
+from generation.recipes.kit import fmt
 from generation.recipes.kit.seeds import seed_prompt
 
 DEPTH_OPS = ("add_constraints", "deepening", "concretizing", "reasoning", "complicate_input")
@@ -44,9 +44,9 @@ class Params(RecipeParams):
     dedup_e_threshold: float = Field(0.95, gt=0.0, le=1.0, description="Cosine for DEDUP-E.")
 
 
-@register
-class EvolInstruct(Recipe[Params]):
-    meta = Meta(
+@kit.register
+class EvolInstruct(kit.Recipe[Params]):
+    meta = kit.Meta(
         "evol_instruct",
         "Evol-Instruct",
         entry=11,
@@ -55,7 +55,7 @@ class EvolInstruct(Recipe[Params]):
         section="evolution",
         summary="Evolve instructions round by round with 5 in-depth and 1 in-breadth operators.",
         inputs=frozenset({"instruction", "conversation", "text", "qa"}),
-        roles=(POLICY, JUDGE),
+        roles=(kit.POLICY, kit.JUDGE),
     )
     steps = (
         Step("SAMPLE", "operator", "One of 6 operators, uniformly."),
@@ -83,9 +83,9 @@ class EvolInstruct(Recipe[Params]):
             await run.embedding_pool("instructions", p.dedup_e_threshold, [], [])
 
     def source(self, run: Any) -> Any:
-        return Source.per_seed("ev:r0", run.seeds)
+        return kit.Source.per_seed("ev:r0", run.seeds)
 
-    async def make(self, it: Item[Params]) -> Out:
+    async def make(self, it: kit.Item[Params]) -> kit.Out:
         if isinstance(it.payload, SeedRow):
             it.use_seeds(it.payload)
             r, parent, parent_key = 0, seed_prompt(it.payload), None
@@ -98,7 +98,7 @@ class EvolInstruct(Recipe[Params]):
         carry = {"op": op, "round": r, "parent_key": parent_key, "parent_instruction": parent}
         try:
             instruction, response, extra = await self.evolve(it, op, parent)
-        except Drop:
+        except kit.Drop:
             await self.next_round(it, r, parent, parent_key, seeds)  # the parent goes again
             raise
         await self.next_round(it, r, instruction, it.key, seeds)
@@ -111,7 +111,7 @@ class EvolInstruct(Recipe[Params]):
         )
 
     async def evolve(
-        self, it: Item[Params], op: str, parent: str
+        self, it: kit.Item[Params], op: str, parent: str
     ) -> tuple[str, str, dict[str, Any]]:
         p = it.params
         sampling: dict[str, Any] = {
@@ -152,7 +152,7 @@ class EvolInstruct(Recipe[Params]):
         return instruction, response, extra
 
     async def next_round(
-        self, it: Item[Params], r: int, text: str, parent_key: str | None, seeds: list[int]
+        self, it: kit.Item[Params], r: int, text: str, parent_key: str | None, seeds: list[int]
     ) -> None:
         if r + 1 < it.params.rounds:
             payload = {

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from generation.recipes import kit
 from generation.recipes.base import RecipeParams, Step, content_key
-from generation.recipes.kit import JUDGE, POLICY, Item, Meta, Out, Recipe, Source, fmt, register
+from generation.recipes.kit import fmt
 from generation.recipes.self_instruct_filters import (
     instance_filter,
     instruction_filter,
@@ -47,9 +48,9 @@ class Params(RecipeParams):
     instance_max_tokens: int = Field(512, ge=32, le=4096)
 
 
-@register
-class SelfInstruct(Recipe[Params]):
-    meta = Meta(
+@kit.register
+class SelfInstruct(kit.Recipe[Params]):
+    meta = kit.Meta(
         "self_instruct",
         "Self-Instruct",
         entry=24,
@@ -59,7 +60,7 @@ class SelfInstruct(Recipe[Params]):
         summary="Bootstrap new tasks and instances from a seed pool, with a ROUGE-L novelty "
         "filter.",
         inputs=frozenset({"instruction"}),
-        roles=(POLICY, JUDGE),
+        roles=(kit.POLICY, kit.JUDGE),
         yield_per_item=2.0,
     )
     steps = (
@@ -89,15 +90,15 @@ class SelfInstruct(Recipe[Params]):
         self.pool = run.rouge_pool("instructions", run.params.rouge_threshold, texts)
 
     def source(self, run: Any) -> Any:
-        return Source.numbered("si:gen")
+        return kit.Source.numbered("si:gen")
 
-    async def make(self, it: Item[Params]) -> Out:
+    async def make(self, it: kit.Item[Params]) -> kit.Out:
         if it.lane == "instances":
             return await self.instances(it)
         await self.generate(it)
         return None
 
-    async def generate(self, it: Item[Params]) -> None:
+    async def generate(self, it: kit.Item[Params]) -> None:
         p = it.params
         n_machine = min(p.machine_in_context, len(self.pool.machine))
         humans = await it.sample(self.human, p.in_context - n_machine)
@@ -136,7 +137,7 @@ class SelfInstruct(Recipe[Params]):
             spawned += 1
         it.check(spawned > 0, "no_new_tasks")
 
-    async def instances(self, it: Item[Params]) -> Out:
+    async def instances(self, it: kit.Item[Params]) -> kit.Out:
         p, task = it.params, it.payload
         it.seed_ids = list(task["seed_ids"])
         verdict = await it.gen(

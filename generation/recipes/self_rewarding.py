@@ -15,19 +15,9 @@ from typing import Any
 
 from pydantic import Field
 
+from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
-from generation.recipes.kit import (
-    JUDGE,
-    POLICY,
-    Item,
-    Meta,
-    Need,
-    Out,
-    Recipe,
-    Source,
-    fmt,
-    register,
-)
+from generation.recipes.kit import fmt
 from generation.recipes.kit.seeds import seed_prompt
 
 PROMPT_KINDS = frozenset({"instruction", "conversation", "text", "qa"})
@@ -65,9 +55,9 @@ def first_task(text: str) -> str:
     return text.strip()
 
 
-@register
-class SelfRewarding(Recipe[Params]):
-    meta = Meta(
+@kit.register
+class SelfRewarding(kit.Recipe[Params]):
+    meta = kit.Meta(
         "self_rewarding",
         "Self-Rewarding",
         entry=19,
@@ -77,8 +67,8 @@ class SelfRewarding(Recipe[Params]):
         summary="One model writes prompts, answers them N times, judges its answers and "
         "pairs best vs worst.",
         inputs=PROMPT_KINDS,
-        roles=(POLICY, JUDGE),
-        needs=(Need("N", "4 responses per prompt", "single requests in parallel (automatic)"),),
+        roles=(kit.POLICY, kit.JUDGE),
+        needs=(kit.Need("N", "4 responses per prompt", "single requests in parallel (automatic)"),),
     )
     shared_prompts = ("additive_5pt",)
     steps = (
@@ -103,10 +93,10 @@ class SelfRewarding(Recipe[Params]):
 
     def source(self, run: Any) -> Any:
         if run.params.generate_prompts:
-            return Source.numbered("sr")
-        return Source.per_seed("sr:seed", run.seeds)
+            return kit.Source.numbered("sr")
+        return kit.Source.per_seed("sr:seed", run.seeds)
 
-    async def make(self, it: Item[Params]) -> Out:
+    async def make(self, it: kit.Item[Params]) -> kit.Out:
         p = it.params
         if isinstance(it.payload, SeedRow):
             it.use_seeds(it.payload)
