@@ -281,10 +281,17 @@ def test_endpoint(endpoint: ModelEndpoint, actor: Any = None) -> dict[str, Any]:
 
 @transaction.atomic
 def record_capabilities(actor: Any, endpoint: ModelEndpoint, caps: Capabilities) -> dict[str, Any]:
-    """Store what a probe found; the audit log keeps the flags before and after."""
+    """Store what a probe found; the audit log keeps the flags before and after.
+
+    A probe that could not tell (a timeout, a 429) keeps what an earlier one found.
+    """
     locked = ModelEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     before = {k: v for k, v in (locked.capabilities or {}).items() if k in CAPABILITIES}
-    locked.capabilities = caps.as_dict()
+    found = caps.as_dict()
+    for name, known in before.items():
+        if found[name] is None and isinstance(known, bool):
+            found[name] = known
+    locked.capabilities = found
     locked.save(update_fields=["capabilities"])
     endpoint.capabilities = locked.capabilities
     audit.record(

@@ -70,6 +70,23 @@ def test_a_second_probe_audits_what_changed(cast: Cast, fake_llm: Any) -> None:
     assert second.before["tools"] is True and second.after["tools"] is False
 
 
+def test_a_probe_that_could_not_tell_keeps_the_earlier_finding(cast: Cast) -> None:
+    from generation.capabilities import Capabilities
+
+    endpoint = services.save_endpoint(
+        cast.owner, cast.project, name="busy", base_url="http://127.0.0.1:9/v1", chat_model="m"
+    )
+    ModelEndpoint.objects.filter(pk=endpoint.pk).update(
+        capabilities={"logprobs": False, "tools": True}
+    )
+    stored = services.record_capabilities(
+        cast.owner, endpoint, Capabilities(chat=True, tools=False, errors={"logprobs": "HTTP 429"})
+    )
+    assert stored["logprobs"] is False and stored["tools"] is False and stored["chat"] is True
+    endpoint.refresh_from_db()
+    assert endpoint.capabilities == stored
+
+
 def test_an_unreachable_endpoint_keeps_what_it_was_known_to_offer(cast: Cast) -> None:
     endpoint = services.save_endpoint(
         cast.owner, cast.project, name="dead", base_url="http://127.0.0.1:9/v1", chat_model="m"
