@@ -166,22 +166,18 @@ class SelfInstruct(kit.Recipe[Params]):
         if len(kept) > p.max_instances:
             picks = sorted(it.rng.sample(range(len(kept)), p.max_instances))
             kept = [kept[i] for i in picks]
-        return [
-            fmt.sft(
-                task["instruction"] + (f"\n\n{inst.input}" if inst.input else ""),
-                inst.output,
-                suffix=str(n),
-                step=name,
-                label=inst.output if is_clf else "",
-                extra={
-                    "instruction": task["instruction"],
-                    "input": inst.input,
-                    "output": inst.output,
-                    "is_classification": is_clf,
-                    "most_similar": task["most_similar"],
-                    "max_rouge_l": task["max_rouge_l"],
-                    "machine_in_context": task["machine_in_context"],
-                },
+        shown = {k: v for k, v in task.items() if k != "seed_ids"}
+        pieces = []
+        for n, inst in enumerate(kept):
+            prompt = task["instruction"] + (f"\n\n{inst.input}" if inst.input else "")
+            extra = {
+                **shown,
+                "input": inst.input,
+                "output": inst.output,
+                "is_classification": is_clf,
+            }
+            label = inst.output if is_clf else ""
+            pieces.append(
+                fmt.sft(prompt, inst.output, suffix=str(n), step=name, label=label, extra=extra)
             )
-            for n, inst in enumerate(kept)
-        ]
+        return pieces

@@ -100,6 +100,7 @@ def finish_slice(run_id: int, token: str, driver: Driver) -> SliceResult:
                 last_error="The budget is spent; raise it and resume to go on.",
             )
         elif driver.exhausted and run.produced == 0 and driver.streak:
+            driver.kit["futile"] = True
             updates.update(
                 status=RunStatus.FAILED,
                 finished_at=now,
@@ -118,6 +119,8 @@ def finish_slice(run_id: int, token: str, driver: Driver) -> SliceResult:
             )
         else:
             again = True
+    if driver.kit.get("futile"):  # set after the last flush: the run page links it
+        updates["state"] = {**run.state, "kit": {**run.state.get("kit", {}), "futile": True}}
     Run.objects.filter(pk=run_id, lease_token=token).update(**updates)
     status = updates.get("status", run.status)
     return SliceResult(status, run.produced, again)
@@ -377,5 +380,6 @@ class Driver(SliceHost):
         if self.fatal_error == "futile" or (self.streak >= self.limit and not self.fatal_error):
             run = await self.in_db(lambda: Run.objects.get(pk=self.run_id))
             self.fatal_error = futility_message(run, self.streak)
+            self.kit["futile"] = True
         if result.status != RunStatus.RUNNING:
             self.stopped = True  # paused or cancelled from outside

@@ -133,3 +133,14 @@ def test_four_revisions_in_1s_slices_at_0_4s_latency_complete_the_target(
     # 11 calls per prompt; at most the call in flight at each cut is made again.
     calls = LLMCall.objects.filter(run=run).count()
     assert 22 <= calls <= 22 + 2 * run.slices, (calls, run.slices)
+
+
+def test_revision_and_comparison_prompts_carry_few_shot_examples_like_the_reference() -> None:
+    from generation.recipes.registry import templates_of
+
+    templates = templates_of("constitutional_ai")
+    for name in ("critique", "revision", "compare", "compare_cot"):
+        text = templates[name].text
+        assert "Example" in text and "Now the real one." in text, name
+    assert templates["revision"].text.count("Revised reply:") == 3  # two examples, then ours
+    assert templates["compare"].text.rstrip().endswith("The answer is: (")

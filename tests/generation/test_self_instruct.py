@@ -287,3 +287,12 @@ def test_an_endpoint_that_answers_nonsense_fails_the_run_within_the_futility_bou
     example = RunItem.objects.filter(run=run, reason="no_valid_instances").first()
     assert example is not None and example.raw_output == "lorem ipsum dolor sit amet"
     assert run.produced == 0
+    assert run.state["kit"]["futile"] is True
+    # The run page says why, with the model's own output as an example.
+    from django.test import Client
+
+    client = Client()
+    client.force_login(bench.owner)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "no_valid_instances" in page and "lorem ipsum dolor sit amet" in page
+    assert 'href="#filtered"' in page

@@ -159,6 +159,7 @@ class Recipe(Generic[P]):
                     "code": n.code,
                     "why": n.why,
                     "fallback": n.fallback,
+                    "role": n.role,
                     "conditional": n.when is not None,
                 }
                 for n in m.needs
