@@ -395,6 +395,17 @@ class Item(Generic[P]):
 
         self.spawns.append(await self._step("spawn", compute, dict, dict))
 
-    # Extension points, filled by later work: it.sim (generation/sim), it.exec
-    # (generation/sandbox), it.tool (generation/tools), it.env (generation/envs). Each
-    # will be one journaled step, like the ones above.
+    # Extension points, filled by later work, each one journaled step like those above:
+    # SIM (generation/sim), EXEC (generation/sandbox), TOOLSIM (generation/tools), ENV
+    # (generation/envs). Until then a recipe that calls one fails with this message.
+    async def sim(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("it.sim (SIM) arrives with generation/sim")
+
+    async def exec(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("it.exec (EXEC) arrives with generation/sandbox")
+
+    async def tool(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("it.tool (TOOLSIM) arrives with generation/tools")
+
+    async def env(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("it.env (ENV) arrives with generation/envs")
