@@ -56,6 +56,7 @@ class EvolInstruct(kit.Recipe[Params]):
         summary="Evolve instructions round by round with 5 in-depth and 1 in-breadth operators.",
         inputs=frozenset({"instruction", "conversation", "text", "qa"}),
         roles=(kit.POLICY, kit.JUDGE),
+        spawns_per_item=1.0,
     )
     steps = (
         Step("SAMPLE", "operator", "One of 6 operators, uniformly."),

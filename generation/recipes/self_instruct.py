@@ -61,7 +61,8 @@ class SelfInstruct(kit.Recipe[Params]):
         "filter.",
         inputs=frozenset({"instruction"}),
         roles=(kit.POLICY, kit.JUDGE),
-        yield_per_item=2.0,
+        yield_per_item=0.0,
+        spawns_per_item=2.0,
     )
     steps = (
         Step("SAMPLE", "in_context", "6 human + 2 machine instructions."),

@@ -249,8 +249,9 @@ class Driver(SliceHost):
                 await c.aclose()
 
     async def _loop(self) -> None:
+        meta = self.recipe.meta
         sched = Scheduler(
-            iter(self.recipe.source(self)), self.done, self.recipe.meta.yield_per_item
+            iter(self.recipe.source(self)), self.done, meta.yield_per_item, meta.spawns_per_item
         )
         # Unfinished items (with a journal) go first within their priority: their steps so
         # far are paid for.

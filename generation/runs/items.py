@@ -27,7 +27,8 @@ from generation.runs.store import Finished, Outcome
 class Lane:
     """What items of one kind yield, measured as they finish (with a prior before that)."""
 
-    prior: float
+    prior: float  # samples per item, before any finished
+    prior_spawns: float = 0.0  # spawned items per item, before any finished
     done: int = 0
     samples: int = 0
     spawned: int = 0
@@ -36,7 +37,7 @@ class Lane:
         return (self.samples + self.prior) / (self.done + 1)
 
     def spawn_rate(self) -> float:
-        return (self.spawned + self.prior) / (self.done + 1)
+        return (self.spawned + self.prior_spawns) / (self.done + 1)
 
 
 class Queue:
@@ -145,12 +146,18 @@ def _clip(text: str) -> str:
 class Scheduler:
     """Chooses what starts next: queued work first, fresh work to keep the queue fed."""
 
-    def __init__(self, source: Iterator[tuple[str, Any]], done: set[str], prior: float) -> None:
+    def __init__(
+        self,
+        source: Iterator[tuple[str, Any]],
+        done: set[str],
+        prior: float,
+        prior_spawns: float = 0.0,
+    ) -> None:
         self.source = source
         self.done = done
         self.queue = Queue()
         self.source_left = True
-        self.fresh = Lane(prior)
+        self.fresh = Lane(prior, prior_spawns)
         self.spawned = Lane(1.0)
         self.running_fresh = 0
         self.running_spawned = 0
@@ -182,6 +189,10 @@ class Scheduler:
             self._fresh_turn = thin and not self._fresh_turn
             if not self._fresh_turn:
                 return self.queue.pop()
+        if not len(self.queue) and fresh_ok:
+            # Fresh items in flight will fill the queue: more of them would only delay the
+            # work they spawn (recipes that spawn nothing are never held back here).
+            fresh_ok = self.running_fresh * self.fresh.spawn_rate() < max_inflight
         while fresh_ok and self.source_left:
             try:
                 key, payload = next(self.source)

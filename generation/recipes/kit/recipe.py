@@ -76,7 +76,10 @@ class Meta:
     inputs: frozenset[str] = frozenset()
     roles: tuple[Role, ...] = (POLICY, JUDGE)
     needs: tuple[Need, ...] = ()
-    yield_per_item: float = 1.0  # samples an item makes, for scheduling before it is measured
+    # For scheduling before anything is measured: samples a fresh item makes itself, and
+    # items it spawns (Self-Instruct: new tasks per list).
+    yield_per_item: float = 1.0
+    spawns_per_item: float = 0.0
     needs_seed_set: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
