@@ -50,6 +50,13 @@ class ExportForm(forms.Form):
     include_source = forms.BooleanField(
         required=False, initial=True, label="DPO/KTO: include each row's source"
     )
+    encoding = forms.ChoiceField(
+        choices=[("none", "As stored"), ("self_instruct", "Self-Instruct fine-tuning encoding")],
+        initial="none",
+        required=False,
+        label="SFT (openai, sharegpt): encoding",
+        help_text="Self-Instruct's: each instance written with a template picked at random.",
+    )
 
     def filters(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -76,7 +83,11 @@ class ExportForm(forms.Form):
 
     def options(self) -> dict[str, Any]:
         d = self.cleaned_data
-        return {"include_scores": d["include_scores"], "include_source": d["include_source"]}
+        return {
+            "include_scores": d["include_scores"],
+            "include_source": d["include_source"],
+            "encoding": d.get("encoding") or "none",
+        }
 
 
 class ImportForm(forms.Form):

@@ -28,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="Split seed.")
         parser.add_argument("--include-scores", action="store_true")
         parser.add_argument("--no-source", action="store_true", help="Leave out the source column.")
+        parser.add_argument(
+            "--encoding",
+            choices=["none", "self_instruct"],
+            default="none",
+            help="SFT (openai, sharegpt): Self-Instruct's fine-tuning encoding.",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--user", help="Username recorded as the creator.")
         parser.add_argument("--out", type=Path, help="Copy the version's files into this folder.")
@@ -44,6 +50,7 @@ class Command(BaseCommand):
         options = {
             "include_scores": opts["include_scores"],
             "include_source": not opts["no_source"],
+            "encoding": opts["encoding"],
         }
         try:
             export = services.create_export(
