@@ -40,27 +40,15 @@ class Params(RecipeParams):
 @kit.register
 class ConstitutionalAI(kit.Recipe[Params]):
     meta = kit.Meta(
-        "constitutional_ai",
-        "Constitutional AI",
-        entry=18,
-        version="2",
-        output="sft+preference",
-        section="preference",
+        "constitutional_ai", "Constitutional AI", entry=18, version="2", output="sft+preference",
+        section="preference", roles=(kit.POLICY, kit.JUDGE), yield_per_item=2.0,
         summary="Critique and revise responses against sampled principles (SFT), and label "
         "response pairs by principle with logprob soft labels (preference).",
         inputs=frozenset({"instruction", "conversation", "text", "qa"}),
-        roles=(kit.POLICY, kit.JUDGE),
-        needs=(
-            kit.Need(
-                "LP",
-                "soft labels from the (A)/(B) token logprobs",
-                "label_mode=hard (or cot): a label from the judge's text",
-                role="judge",
-                when=lambda p: p.mode != "sl" and p.label_mode == "logprobs",
-            ),
-        ),
-        yield_per_item=2.0,
-    )
+        needs=(kit.Need("LP", "soft labels from the (A)/(B) token logprobs",
+                        "label_mode=hard (or cot): a label from the judge's text", role="judge",
+                        when=lambda p: p.mode != "sl" and p.label_mode == "logprobs"),),
+    )  # fmt: skip
     steps = (
         Step("GEN", "respond", "A first response to the (red-team) prompt."),
         Step("SAMPLE", "principle", "A critique/revision pair from the constitution."),

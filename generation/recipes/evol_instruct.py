@@ -47,17 +47,11 @@ class Params(RecipeParams):
 @kit.register
 class EvolInstruct(kit.Recipe[Params]):
     meta = kit.Meta(
-        "evol_instruct",
-        "Evol-Instruct",
-        entry=11,
-        version="2",
-        output="sft",
-        section="evolution",
+        "evol_instruct", "Evol-Instruct", entry=11, version="2", output="sft", section="evolution",
         summary="Evolve instructions round by round with 5 in-depth and 1 in-breadth operators.",
         inputs=frozenset({"instruction", "conversation", "text", "qa"}),
-        roles=(kit.POLICY, kit.JUDGE),
-        spawns_per_item=1.0,
-    )
+        roles=(kit.POLICY, kit.JUDGE), spawns_per_item=1.0,
+    )  # fmt: skip
     steps = (
         Step("SAMPLE", "operator", "One of 6 operators, uniformly."),
         Step("GEN", "evolve", "Rewrite the instruction (adds 10-20 words)."),
@@ -103,23 +97,15 @@ class EvolInstruct(kit.Recipe[Params]):
             await self.next_round(it, r, parent, parent_key, seeds)  # the parent goes again
             raise
         await self.next_round(it, r, instruction, it.key, seeds)
+        extra |= {**carry, "instruction": instruction}
         return fmt.sft(
-            instruction,
-            response,
-            step=f"evolve:{op}",
-            parent_key=parent_key,
-            extra={**carry, **extra, "instruction": instruction},
+            instruction, response, step=f"evolve:{op}", parent_key=parent_key, extra=extra
         )
 
-    async def evolve(
-        self, it: kit.Item[Params], op: str, parent: str
-    ) -> tuple[str, str, dict[str, Any]]:
+    async def evolve(self, it: kit.Item[Params], op: str, parent: str) -> tuple[str, str, Any]:
         p = it.params
-        sampling: dict[str, Any] = {
-            "temperature": p.temperature,
-            "top_p": p.top_p,
-            "max_tokens": p.max_tokens,
-        }
+        sampling: dict[str, Any] = {"temperature": p.temperature, "top_p": p.top_p}
+        sampling["max_tokens"] = p.max_tokens
         if op in DEPTH_OPS:
             method = it.host.prompts[f"op_{op}"].render().strip()
             evolved = await it.gen("depth_common", method=method, instruction=parent, **sampling)
@@ -133,14 +119,8 @@ class EvolInstruct(kit.Recipe[Params]):
         reason = eliminate(instruction, response, p.banned_phrases)
         it.check(reason is None, reason or "")
         if p.equality_check:
-            verdict = await it.gen(
-                "equal",
-                role="judge",
-                first=parent,
-                second=instruction,
-                temperature=0.0,
-                max_tokens=8,
-            )
+            verdict = await it.gen("equal", role="judge", first=parent, second=instruction,
+                                   temperature=0.0, max_tokens=8)  # fmt: skip
             same = equality(verdict.text)
             it.check(same is not None, "unparsable_equality")
             it.check(not same, "no_information_gain")

@@ -51,19 +51,12 @@ class Params(RecipeParams):
 @kit.register
 class SelfInstruct(kit.Recipe[Params]):
     meta = kit.Meta(
-        "self_instruct",
-        "Self-Instruct",
-        entry=24,
-        version="2",
-        output="sft",
-        section="other",
+        "self_instruct", "Self-Instruct", entry=24, version="2", output="sft", section="other",
         summary="Bootstrap new tasks and instances from a seed pool, with a ROUGE-L novelty "
         "filter.",
-        inputs=frozenset({"instruction"}),
-        roles=(kit.POLICY, kit.JUDGE),
-        yield_per_item=0.0,
-        spawns_per_item=2.0,
-    )
+        inputs=frozenset({"instruction"}), roles=(kit.POLICY, kit.JUDGE),
+        yield_per_item=0.0, spawns_per_item=2.0,
+    )  # fmt: skip
     steps = (
         Step("SAMPLE", "in_context", "6 human + 2 machine instructions."),
         Step("GEN", "generate", "Continue the numbered task list."),
@@ -108,15 +101,10 @@ class SelfInstruct(kit.Recipe[Params]):
         it.rng.shuffle(shown)
         listing = "\n".join(f"{i}. {t}" for i, t in enumerate(shown, 1)) + f"\n{len(shown) + 1}."
         made = await it.gen(
-            "generate",
-            examples=listing,
-            api=p.generation_api,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            presence_penalty=p.presence_penalty,
-            max_tokens=p.max_tokens,
+            "generate", examples=listing, api=p.generation_api, temperature=p.temperature,
+            top_p=p.top_p, presence_penalty=p.presence_penalty, max_tokens=p.max_tokens,
             stop=[f"{p.stop_at}."],
-        )
+        )  # fmt: skip
         spawned = 0
         for text in parse_tasks(made.text, len(shown) + 1, shown, made.truncated):
             reason = instruction_filter(text, p.min_words, p.max_words)
@@ -127,13 +115,8 @@ class SelfInstruct(kit.Recipe[Params]):
             if not novelty.novel:
                 it.count("rouge_l")
                 continue
-            task = {
-                "instruction": text,
-                "seed_ids": it.seed_ids,
-                "machine_in_context": machines,
-                "most_similar": novelty.most_similar,
-                "max_rouge_l": novelty.score,
-            }
+            task = {"instruction": text, "seed_ids": it.seed_ids, "machine_in_context": machines,
+                    "most_similar": novelty.most_similar, "max_rouge_l": novelty.score}  # fmt: skip
             await it.spawn(f"si:{content_key(text.lower())}", task, lane="instances")
             spawned += 1
         it.check(spawned > 0, "no_new_tasks")
@@ -141,26 +124,14 @@ class SelfInstruct(kit.Recipe[Params]):
     async def instances(self, it: kit.Item[Params]) -> kit.Out:
         p, task = it.params, it.payload
         it.seed_ids = list(task["seed_ids"])
-        verdict = await it.gen(
-            "is_classification",
-            role="judge",
-            api=p.generation_api,
-            instruction=task["instruction"],
-            temperature=0.0,
-            max_tokens=3,
-            stop=["\nTask:"],
-        )
+        asked = {"api": p.generation_api, "instruction": task["instruction"], "stop": ["\nTask:"]}
+        verdict = await it.gen("is_classification", role="judge", temperature=0.0, max_tokens=3,
+                               **asked)  # fmt: skip
         is_clf = verdict.text.strip().lower().startswith("yes")
         name = "instances_output_first" if is_clf else "instances_input_first"
-        made = await it.gen(
-            name,
-            api=p.generation_api,
-            instruction=task["instruction"],
-            temperature=p.instance_temperature,
-            presence_penalty=p.instance_presence_penalty,
-            max_tokens=p.instance_max_tokens,
-            stop=["\nTask:"],
-        )
+        made = await it.gen(name, temperature=p.instance_temperature,
+                            presence_penalty=p.instance_presence_penalty,
+                            max_tokens=p.instance_max_tokens, **asked)  # fmt: skip
         kept, reason = instance_filter(parse_instances(made.text, is_clf, made.truncated))
         # The instruction stays in the pool even when its instances fail (as in the paper).
         it.check(reason is None, reason or "", task["instruction"])

@@ -18,6 +18,7 @@ from pydantic import Field
 from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
 from generation.recipes.kit import fmt
+from generation.recipes.kit.pairing import best_vs_worst
 from generation.recipes.kit.seeds import seed_prompt
 
 PROMPT_KINDS = frozenset({"instruction", "conversation", "text", "qa"})
@@ -39,16 +40,6 @@ class Params(RecipeParams):
     max_tokens: int = Field(1024, ge=16, le=8192)
 
 
-def pick_pair(scores: list[float | None]) -> tuple[int, int] | None:
-    """(best, worst) indexes over the responses that were judged; None on a tie or too few."""
-    judged = [(s, i) for i, s in enumerate(scores) if s is not None]
-    if len(judged) < 2:
-        return None
-    best = max(judged, key=lambda p: (p[0], -p[1]))
-    worst = min(judged, key=lambda p: (p[0], p[1]))
-    return None if best[0] == worst[0] else (best[1], worst[1])
-
-
 def first_task(text: str) -> str:
     """The new prompt: up to the closing tag or the next task, without the tags."""
     text = re.split(r"</task>|<task>", text, maxsplit=1)[0]
@@ -58,18 +49,12 @@ def first_task(text: str) -> str:
 @kit.register
 class SelfRewarding(kit.Recipe[Params]):
     meta = kit.Meta(
-        "self_rewarding",
-        "Self-Rewarding",
-        entry=19,
-        version="2",
-        output="preference",
-        section="preference",
+        "self_rewarding", "Self-Rewarding", entry=19, version="2", output="preference",
+        section="preference", inputs=PROMPT_KINDS, roles=(kit.POLICY, kit.JUDGE),
         summary="One model writes prompts, answers them N times, judges its answers and "
         "pairs best vs worst.",
-        inputs=PROMPT_KINDS,
-        roles=(kit.POLICY, kit.JUDGE),
         needs=(kit.Need("N", "4 responses per prompt", "single requests in parallel (automatic)"),),
-    )
+    )  # fmt: skip
     shared_prompts = ("additive_5pt",)
     steps = (
         Step("SAMPLE", "examples", "8 seed prompts as demonstrations."),
@@ -98,6 +83,7 @@ class SelfRewarding(kit.Recipe[Params]):
 
     async def make(self, it: kit.Item[Params]) -> kit.Out:
         p = it.params
+        sampling: dict[str, Any] = {"temperature": p.temperature, "top_p": p.top_p}
         if isinstance(it.payload, SeedRow):
             it.use_seeds(it.payload)
             prompt = seed_prompt(it.payload)
@@ -105,59 +91,31 @@ class SelfRewarding(kit.Recipe[Params]):
             shown = await it.sample(it.seeds, p.few_shot)
             examples = "\n".join(f"<task>{seed_prompt(s)}</task>" for s in shown)
             made = await it.gen(
-                "new_prompt",
-                examples=examples,
-                temperature=p.temperature,
-                top_p=p.top_p,
-                max_tokens=512,
-                stop=["</task>"],
+                "new_prompt", examples=examples, max_tokens=512, stop=["</task>"], **sampling
             )
             prompt = first_task(made.text)
             it.check(bool(prompt) and not made.truncated, "empty_prompt")
             novelty = await it.dedup_l("prompts", prompt)
             it.check(novelty.novel, "copies_seed_or_prompt", f"ROUGE-L {novelty.score}")
         answers = await it.gen(
-            "respond",
-            prompt=prompt,
-            n=p.n_responses,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            max_tokens=p.max_tokens,
+            "respond", prompt=prompt, n=p.n_responses, max_tokens=p.max_tokens, **sampling
         )
+        ask: dict[str, Any] = {"prompt": prompt, "samples": p.judge_samples}
+        ask["temperature"] = p.judge_temperature
         judged = await asyncio.gather(
-            *(
-                it.judge(
-                    "additive_5pt",
-                    prompt=prompt,
-                    response=text,
-                    samples=p.judge_samples,
-                    temperature=p.judge_temperature,
-                )
-                for text in answers.texts
-            )
+            *(it.judge("additive_5pt", response=text, **ask) for text in answers.texts)
         )
         scores = [j.score for j in judged]
-        pair = pick_pair(scores)
-        if pair is None:
-            it.check(sum(s is not None for s in scores) >= 2, "unjudgeable")
-            it.check(False, "tie")
-        best, worst = pair  # type: ignore[misc]
+        best, worst = best_vs_worst(scores)  # drops ties and unjudgeable items
+        extra = {
+            "source": "ai_judge:self_rewarding",
+            "scores": scores,
+            "chosen_score": scores[best],
+            "rejected_score": scores[worst],
+            "judge_samples": [j.scores for j in judged],
+        }
+        verdicts = [fmt.judgement("chosen", judged[best]), fmt.judgement("rejected", judged[worst])]
         return fmt.dpo(
-            prompt,
-            answers.texts[best],
-            answers.texts[worst],
-            step="best_vs_worst",
-            prompt_version=answers.version,
-            judge_score=scores[best],
-            judgements=[
-                fmt.judgement("chosen", judged[best]),
-                fmt.judgement("rejected", judged[worst]),
-            ],
-            extra={
-                "source": "ai_judge:self_rewarding",
-                "scores": scores,
-                "chosen_score": scores[best],
-                "rejected_score": scores[worst],
-                "judge_samples": [j.scores for j in judged],
-            },
-        )
+            prompt, answers.texts[best], answers.texts[worst], step="best_vs_worst", extra=extra,
+            prompt_version=answers.version, judge_score=scores[best], judgements=verdicts,
+        )  # fmt: skip

@@ -9,7 +9,8 @@ import pytest
 
 from curation.samples.models import Judgement
 from generation.judge import parse_score
-from generation.recipes.self_rewarding import pick_pair
+from generation.recipes.kit.item import Drop
+from generation.recipes.kit.pairing import best_vs_worst
 from generation.runs.models import RunStatus
 
 RESPONSES = ["resp-A", "resp-B", "resp-C", "resp-D"]
@@ -44,10 +45,12 @@ def test_scores_parse_from_the_last_score_line_and_a_missing_score_is_dropped() 
 
 
 def test_the_pair_is_the_best_against_the_worst_and_a_tie_gives_none() -> None:
-    assert pick_pair([4.7, 3.0, 3.0, 1.3]) == (0, 3)
-    assert pick_pair([3.0, 3.0, 3.0, 3.0]) is None
-    assert pick_pair([None, 4.0, None, 2.0]) == (1, 3)
-    assert pick_pair([None, 4.0, None, None]) is None
+    assert best_vs_worst([4.7, 3.0, 3.0, 1.3]) == (0, 3)
+    with pytest.raises(Drop, match="tie"):
+        best_vs_worst([3.0, 3.0, 3.0, 3.0])
+    assert best_vs_worst([None, 4.0, None, 2.0]) == (1, 3)
+    with pytest.raises(Drop, match="unjudgeable"):
+        best_vs_worst([None, 4.0, None, None])
 
 
 @pytest.mark.django_db(transaction=True)
