@@ -41,9 +41,9 @@ class Params(RecipeParams):
 
 
 def first_task(text: str) -> str:
-    """The new prompt: up to the closing tag or the next task, without the tags."""
-    text = re.split(r"</task>|<task>", text, maxsplit=1)[0]
-    return text.strip()
+    """The new prompt, without the tags: chat models often open their reply with <task>."""
+    text = re.sub(r"^\s*<task>", "", text)
+    return re.split(r"</task>|<task>", text, maxsplit=1)[0].strip()
 
 
 @kit.register

@@ -94,3 +94,12 @@ def test_unparsable_judgements_are_dropped_not_counted_as_zero(bench: Any, fake_
     sample = run.samples.get()
     assert sample.rejected[0]["content"] in ("resp-B", "resp-C")
     assert sample.extra["scores"][3] is None
+
+
+def test_the_new_prompt_is_read_with_or_without_the_opening_tag() -> None:
+    from generation.recipes.self_rewarding import first_task
+
+    assert first_task("Name three rivers.</task>") == "Name three rivers."
+    assert first_task("<task>Name three rivers.") == "Name three rivers."  # a real 0.5B reply
+    assert first_task("  <task>Name three rivers.\n<task>Another") == "Name three rivers."
+    assert first_task("</task>") == ""
