@@ -161,7 +161,6 @@ class Scheduler:
         self.spawned = Lane(1.0)
         self.running_fresh = 0
         self.running_spawned = 0
-        self._fresh_turn = False
 
     def expected(self) -> float:
         """Samples the work in flight should still make (what it spawns included).
@@ -177,17 +176,14 @@ class Scheduler:
         """(key, payload, lane) of the next item, or None when nothing is left to start.
 
         `need` is the samples still wanted beyond what the work in flight should make.
-        Queued work starts first. Fresh work starts when the queue would not cover the need,
-        and, while the queue runs thin (less than two rounds of slots, counting what fresh
-        items in flight will add), on every other start: it refills the queue one latency
-        ahead, so the slots never wait for it.
+        Queued work starts first, unless the queue runs thin (less than a round of slots,
+        counting what fresh items in flight will add) while the need is not covered: then
+        fresh work starts, refilling the queue one latency ahead, so slots never wait for it.
         """
         fresh_ok = self.source_left and need > len(self.queue) * self.spawned.direct()
         if len(self.queue):
             feeding = self.running_fresh * self.fresh.spawn_rate()
-            thin = fresh_ok and len(self.queue) + feeding < 2 * max_inflight
-            self._fresh_turn = thin and not self._fresh_turn
-            if not self._fresh_turn:
+            if not (fresh_ok and len(self.queue) + feeding < max_inflight):
                 return self.queue.pop()
         if not len(self.queue) and fresh_ok:
             # Fresh items in flight will fill the queue: more of them would only delay the
