@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from curation.projects.models import ModelEndpoint
@@ -193,18 +194,21 @@ class Driver(SliceHost):
     def _load_open_work(self) -> None:
         """Done keys, the queue (spawned/unfinished/retryable items), journals, pool entries."""
         retries = item_retries()
-        rows = RunItem.objects.filter(run_id=self.run_id).values_list(
-            "work_key", "outcome", "attempts", "lane", "payload", "priority", "checkpoint"
+        items = RunItem.objects.filter(run_id=self.run_id)
+        # Finished work: only its keys (a large run has many; payloads stay in the table).
+        done = items.filter(
+            Q(outcome__in=[Outcome.PRODUCED, Outcome.FILTERED])
+            | Q(outcome=Outcome.FAILED, attempts__gt=retries)
         )
-        for key, outcome, attempts, lane, payload, priority, checkpoint in rows.iterator(
-            chunk_size=5000
-        ):
-            retry = outcome == Outcome.FAILED and attempts <= retries
-            if outcome in (Outcome.PRODUCED, Outcome.FILTERED) or (
-                outcome == Outcome.FAILED and not retry
-            ):
-                self.done.add(key)
-                continue
+        self.done.update(done.values_list("work_key", flat=True).iterator(chunk_size=10_000))
+        # Open work (the partial index runitem_open): queued, unfinished, retryable.
+        open_items = items.filter(
+            Q(outcome__in=[Outcome.PENDING, Outcome.STARTED])
+            | Q(outcome=Outcome.FAILED, attempts__lte=retries)
+        ).order_by("priority", "id")
+        for key, lane, payload, priority, checkpoint in open_items.values_list(
+            "work_key", "lane", "payload", "priority", "checkpoint"
+        ).iterator(chunk_size=2000):
             if checkpoint:
                 self.journals[key] = checkpoint
             if lane:
