@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Router
 
+from curation.paging import page_of
 from curation.projects.access import object_for, project_for
 from curation.samples.models import Sample, SampleStatus
 from curation.samples.schemas import SampleOut, SamplePage
@@ -30,14 +30,7 @@ def list_samples(
         samples = samples.filter(status=status)
     if run_id is not None:
         samples = samples.filter(run_id=run_id)
-    paginator = Paginator(samples.order_by("id"), max(1, min(page_size, 500)))
-    page_obj = paginator.get_page(page)
-    return {
-        "count": paginator.count,
-        "page": page_obj.number,
-        "pages": paginator.num_pages,
-        "results": list(page_obj.object_list),
-    }
+    return page_of(samples.order_by("id"), page, max(1, min(page_size, 500)))
 
 
 @router.get("/samples/{sample_id}", response=SampleOut)

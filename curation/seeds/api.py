@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import File, Form, Router, UploadedFile
 from ninja.errors import HttpError
 from ninja.responses import Status
 
+from curation.paging import page_of
 from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
@@ -83,14 +83,7 @@ def list_seeds(
     request: HttpRequest, seed_set_id: int, q: str = "", page: int = 1
 ) -> dict[str, Any]:
     seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id)
-    paginator = Paginator(seed_set.seeds.search(q).order_by("position"), PAGE_SIZE)
-    page_obj = paginator.get_page(page)
-    return {
-        "count": paginator.count,
-        "page": page_obj.number,
-        "pages": paginator.num_pages,
-        "results": list(page_obj.object_list),
-    }
+    return page_of(seed_set.seeds.search(q).order_by("position"), page, PAGE_SIZE)
 
 
 @router.delete("/seed-sets/{seed_set_id}", response={204: None})

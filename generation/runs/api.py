@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
+from curation.paging import page_of
 from curation.projects.access import object_for, project_for
 from curation.projects.models import ModelEndpoint, Role
 from curation.projects.services import ServiceError
@@ -168,14 +168,7 @@ def list_items(
     if reason:
         items = items.filter(reason=reason)
     fields = ("work_key", "outcome", "reason", "detail", "raw_output", "attempts", "created_at")
-    paginator = Paginator(items.order_by("-id").only(*fields), max(1, min(page_size, 200)))
-    page_obj = paginator.get_page(page)
-    return {
-        "count": paginator.count,
-        "page": page_obj.number,
-        "pages": paginator.num_pages,
-        "results": list(page_obj.object_list),
-    }
+    return page_of(items.order_by("-id").only(*fields), page, max(1, min(page_size, 200)))
 
 
 def _transition(request: HttpRequest, run_id: int, verb: Any) -> dict[str, Any]:

@@ -29,6 +29,20 @@ def prompt_of(body: dict[str, Any]) -> str:
     return body["prompt"] if "prompt" in body else body["messages"][-1]["content"]
 
 
+def task_lists(first: int, stem: str) -> Any:
+    """A scripted generate reply: 3 lexically distinct tasks per call (ROUGE-L lets them in)."""
+    calls = Counter[str]()
+
+    def generate(body: dict[str, Any]) -> str:
+        calls["n"] += 1
+        rng = random.Random(calls["n"])
+        return "\n".join(
+            f"{first + i}. {stem} " + " ".join(rng.sample(WORDS, 7)) + "." for i in range(3)
+        )
+
+    return generate
+
+
 def test_instruction_rules_follow_the_paper() -> None:
     def rule(text: str) -> str | None:
         return instruction_filter(text, P.min_words, P.max_words)
@@ -164,18 +178,9 @@ def test_the_methods_row_acceptance_case(bench: Any, fake_llm: Any) -> None:
 def test_in_context_examples_are_six_human_and_two_machine_once_machine_ones_exist(
     bench: Any, fake_llm: Any
 ) -> None:
-    counter = Counter()
-
-    def generate(body: dict[str, Any]) -> str:
-        counter["calls"] += 1
-        rng = random.Random(counter["calls"])
-        # Lexically distinct tasks, so the ROUGE-L filter lets them through.
-        return "\n".join(
-            f"{9 + i}. Describe the unusual festival " + " ".join(rng.sample(WORDS, 7)) + "."
-            for i in range(3)
-        )
-
-    fake_llm.script(r"Come up with a series of new tasks", generate)
+    fake_llm.script(
+        r"Come up with a series of new tasks", task_lists(9, "Describe the unusual festival")
+    )
     fake_llm.script(r"Is it classification\?\s*$", "No")
     fake_llm.script(
         r"Come up with examples for the task below",
@@ -224,17 +229,9 @@ def test_without_a_completions_endpoint_it_falls_back_to_chat_and_remembers(
 def test_seed_whitespace_is_normalised_and_five_of_seven_instances_are_taken_at_random(
     bench: Any, fake_llm: Any
 ) -> None:
-    counter = Counter()
-
-    def generate(body: dict[str, Any]) -> str:
-        counter["calls"] += 1
-        rng = random.Random(counter["calls"])
-        return "\n".join(
-            f"{3 + i}. Describe the rare custom " + " ".join(rng.sample(WORDS, 7)) + "."
-            for i in range(3)
-        )
-
-    fake_llm.script(r"Come up with a series of new tasks", generate)
+    fake_llm.script(
+        r"Come up with a series of new tasks", task_lists(3, "Describe the rare custom")
+    )
     fake_llm.script(r"Is it classification\?\s*$", "No")
     fake_llm.script(
         r"Come up with examples for the task below",
@@ -265,17 +262,7 @@ def test_seed_whitespace_is_normalised_and_five_of_seven_instances_are_taken_at_
 def test_an_endpoint_that_answers_nonsense_fails_the_run_within_the_futility_bound(
     bench: Any, fake_llm: Any
 ) -> None:
-    counter = Counter()
-
-    def generate(body: dict[str, Any]) -> str:
-        counter["calls"] += 1
-        rng = random.Random(counter["calls"])
-        return "\n".join(
-            f"{9 + i}. Describe the odd ritual " + " ".join(rng.sample(WORDS, 7)) + "."
-            for i in range(3)
-        )
-
-    fake_llm.script(r"Come up with a series of new tasks", generate)
+    fake_llm.script(r"Come up with a series of new tasks", task_lists(9, "Describe the odd ritual"))
     fake_llm.script(r"Is it classification\?\s*$", "No")
     fake_llm.script(r"Come up with examples for the task below", "lorem ipsum dolor sit amet")
     run = bench.start("self_instruct", 5)  # default bound: max(200, 5 x 5) = 200 items
