@@ -1,13 +1,15 @@
 """The recipe registry: every recipe by (id, version), and the prompts a run uses.
 
-Recipes join with `@register` (generation/recipes/kit/recipe.py); importing the modules
-listed here is what registers them. A run keeps the version it started with and the
-prompt versions pinned in `run.state["prompts"]`.
+Recipes join with `@register` (generation/recipes/kit/recipe.py); importing every module
+of this package (one per recipe, plus its helpers) is what registers them.
+A run keeps the version it started with and the prompt versions pinned in
+`run.state["prompts"]`.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from functools import cache
 from typing import Any
 
@@ -19,12 +21,16 @@ from generation.recipes.prompts import (
     builtin_version,
 )
 
-RECIPE_MODULES = (
-    "generation.recipes.self_instruct",
-    "generation.recipes.evol_instruct",
-    "generation.recipes.self_rewarding",
-    "generation.recipes.constitutional",
-)
+# Modules of generation/recipes/ that are not recipes (the kit is a package, so skipped).
+NOT_RECIPES = frozenset({"base", "prompts", "registry"})
+
+
+def recipe_modules() -> list[str]:
+    import generation.recipes as package
+
+    found = pkgutil.iter_modules(package.__path__)
+    names = sorted(m.name for m in found if not m.ispkg and m.name not in NOT_RECIPES)
+    return [f"{package.__name__}.{name}" for name in names]
 
 
 class UnknownRecipe(LookupError):
@@ -33,7 +39,7 @@ class UnknownRecipe(LookupError):
 
 @cache
 def _load() -> None:
-    for module in RECIPE_MODULES:
+    for module in recipe_modules():
         importlib.import_module(module)
 
 
