@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "curation.dedup",
     "curation.review",
     "curation.exports",
+    "curation.demo",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,7 @@
 
 Read from the source with `ast` (every import, including those inside functions), so a
 module that reaches "up" fails here before it makes a cycle. Among the curation apps above
-samples the order is dedup <- review <- exports. Curation takes from generation only its
+samples the order is dedup <- review <- exports <- demo. Curation takes from generation only its
 leaf libraries; generation takes from curation only projects, seeds and samples.
 """
 
@@ -24,6 +24,7 @@ CURATION_APPS = [
     "curation.dedup",
     "curation.review",
     "curation.exports",
+    "curation.demo",
 ]
 # What generation may take from curation (besides the project package's helpers).
 GENERATION_MAY_IMPORT = {"curation.projects", "curation.seeds", "curation.samples"}

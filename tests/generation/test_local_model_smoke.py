@@ -95,7 +95,7 @@ def test_self_instruct_makes_three_valid_samples_on_the_real_local_model(
     owner = UserFactory(username="smoke")
     project = ProjectFactory(name="Smoke")
     MembershipFactory(project=project, user=owner, role="owner")
-    seeds = (ROOT / "curation" / "seeds" / "demo_seeds.jsonl").read_bytes()
+    seeds = (ROOT / "curation" / "demo" / "data" / "instructions.jsonl").read_bytes()
     seed_set = import_seed_set(owner, project, name="Demo", data=seeds)
     endpoint = project_services.save_endpoint(
         owner,

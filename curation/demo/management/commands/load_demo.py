@@ -1,6 +1,8 @@
-"""Create the demo users, project, seed set and local endpoint. Safe to run again.
+"""Create the demo users, project, seed sets, ready samples and local endpoint. Idempotent.
 
-It lives with the seeds because it imports them: the projects app imports nothing above it.
+Seed sets, one per kind the recipes read (DEMO_SEED_SETS); ready samples (an SFT set, a
+preference pair and classification rows) imported into a "Demo review" queue, so that the
+review, duplicates and export pages have work before the first run ends.
 """
 
 from __future__ import annotations
@@ -14,12 +16,28 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from curation.exports.services import import_dataset
 from curation.projects import services
 from curation.projects.models import Project, Role
+from curation.review.services import create_queue
 from curation.seeds.services import import_seed_set
 
 DEMO_SLUG = "demo"
-DEMO_SEEDS = Path(settings.BASE_DIR) / "curation" / "seeds" / "demo_seeds.jsonl"
+DATA = Path(__file__).resolve().parents[2] / "data"
+# name, file, kind (None: detected), description
+DEMO_SEED_SETS = [
+    ("Demo seeds", "instructions.jsonl", "instruction", "Forty varied tasks written for the demo."),
+    ("Demo QA", "qa.jsonl", "qa", "Twelve short questions with gold answers, some with "
+     "rationales (STaR, LMSI, Orca 2, CoT-Self-Instruct)."),
+    ("Demo sentiment", "sentiment.jsonl", "labelled", "Twelve reviews labelled positive or "
+     "negative (SuperGen, ZeroGen, SELF-GUIDE)."),
+    ("Demo documents", "documents.jsonl", "document", "Four short articles: a knowledge "
+     "source for retrieval (DataGen)."),
+    ("Demo events", "events.jsonl", "text", "Twelve everyday events (Symbolic Knowledge "
+     "Distillation)."),
+]  # fmt: skip
+READY = ["ready_sft.jsonl", "ready_preference.jsonl", "ready_classification.jsonl"]
+REVIEW_QUEUE = "Demo review"
 USERS = [
     ("demo-owner", Role.OWNER),
     ("demo-annotator-1", Role.ANNOTATOR),
@@ -43,23 +61,27 @@ class Command(BaseCommand):
                 project = services.create_project(
                     owner,
                     "Demo",
-                    "A small project to try Seedbed: 40 hand-written seed tasks "
-                    "in the Self-Instruct shape, and the local model as its endpoint.",
+                    "A small project to try Seedbed: hand-written seed sets for every "
+                    "kind the recipes read, a few ready samples in a review queue, and "
+                    "the local model as its endpoint.",
                 )
                 Project.objects.filter(pk=project.pk).update(slug=DEMO_SLUG)
                 project.refresh_from_db()
             for name, role in USERS:
                 if not project.memberships.filter(user=users[name]).exists():
                     services.set_member(owner, project, name, role)
-            if not project.seed_sets.filter(name="Demo seeds").exists():
-                import_seed_set(
-                    owner,
-                    project,
-                    name="Demo seeds",
-                    data=DEMO_SEEDS.read_bytes(),
-                    filename=DEMO_SEEDS.name,
-                    description="Forty varied tasks written for the demo.",
-                )
+            for name, filename, kind, description in DEMO_SEED_SETS:
+                if not project.seed_sets.filter(name=name).exists():
+                    import_seed_set(
+                        owner,
+                        project,
+                        name=name,
+                        data=(DATA / filename).read_bytes(),
+                        filename=filename,
+                        kind=kind,
+                        description=description,
+                    )
+            self._ready_samples(owner, project)
             self._endpoint(owner, project)
         self.stdout.write(
             f"Demo project {'created' if created else 'up to date'} (id {project.pk})."
@@ -71,6 +93,22 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save(update_fields=["password"])
         return user
+
+    def _ready_samples(self, owner: Any, project: Project) -> None:
+        """Import the ready samples once, with a queue over them (a user may delete both)."""
+        if project.queues.filter(name=REVIEW_QUEUE).exists():
+            return
+        for filename in READY:
+            import_dataset(owner, project, data=(DATA / filename).read_bytes(), filename=filename)
+        create_queue(
+            owner,
+            project,
+            name=REVIEW_QUEUE,
+            filters={"statuses": ["pending"]},
+            overlap=2,
+            guidelines="Ready-made samples to try the review flow: accept what is correct "
+            "and useful, reject the rest, fix small errors with Edit.",
+        )
 
     def _endpoint(self, owner: Any, project: Project) -> None:
         if settings.SEEDBED_LLM_BASE_URL:
