@@ -129,6 +129,7 @@ def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[
             budget_cost=payload.budget_cost,
             futility_limit=payload.futility_limit,
             name=payload.name,
+            previous_run=pick(Run, payload.previous_run, "run"),
         )
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc

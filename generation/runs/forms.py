@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from curation.projects.models import ModelEndpoint, Project
 from curation.seeds.models import SeedSet
+from generation.runs.models import Run
 
 # Older pages and scripts post the policy and judge endpoints under these names.
 LEGACY_ROLE_FIELDS = {"endpoint": "policy", "judge_endpoint": "judge"}
@@ -23,6 +24,11 @@ class SeedSetChoice(forms.ModelChoiceField[SeedSet]):
     def label_from_instance(self, obj: Any) -> str:
         kinds = ", ".join(obj.kinds) or "kinds not recorded"
         return f"{obj.name} ({obj.seed_count} seeds: {kinds})"
+
+
+class RunChoice(forms.ModelChoiceField[Run]):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj} (round {obj.round}, {obj.status}, {obj.produced} samples)"
 
 
 class EndpointChoice(forms.ModelChoiceField[ModelEndpoint]):
@@ -49,6 +55,13 @@ class RunForm(forms.Form):
         decimal_places=4,
         help_text="Stop after this cost.",
     )
+    previous_run = RunChoice(
+        queryset=Run.objects.none(),
+        required=False,
+        label="Next round of",
+        help_text="Where the method's loop needs fine-tuning: train on that run's export, "
+        "register the trained model as an endpoint, and start the next round on it here.",
+    )
 
     def __init__(
         self,
@@ -62,6 +75,9 @@ class RunForm(forms.Form):
         super().__init__(_legacy_names(data), **kwargs)
         self.fields["seed_set"].queryset = seed_sets_for(  # type: ignore[attr-defined]
             project, recipe["inputs"]
+        )
+        self.fields["previous_run"].queryset = Run.objects.filter(  # type: ignore[attr-defined]
+            project=project, recipe_id=recipe["id"]
         )
         self.role_names: list[str] = []
         default = next((e for e in endpoints if e.is_default), None)
@@ -83,7 +99,8 @@ class RunForm(forms.Form):
         }
 
     def run_fields(self) -> list[Any]:
-        return [self[n] for n in ("target_count", "futility_limit", "budget_tokens", "budget_cost")]
+        names = ("target_count", "futility_limit", "budget_tokens", "budget_cost", "previous_run")
+        return [self[n] for n in names]
 
     def role_fields(self) -> list[Any]:
         return [self[f"role_{r}"] for r in self.role_names]

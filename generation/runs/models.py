@@ -72,6 +72,12 @@ class Run(models.Model):
     # Stop as failed after this many finished items in a row with no sample (None: the
     # default, max(200, 5 x target)).
     futility_limit = models.PositiveIntegerField(null=True, blank=True)
+    # Rounds: where a method's loop needs fine-tuning (STaR, LMSI, I-SHEEP, …) a run is one
+    # round; the next round is a new run, on the newly trained endpoint, naming this one.
+    previous_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_rounds"
+    )
+    round = models.PositiveIntegerField(default=1)
     target_count = models.PositiveIntegerField()
     budget_tokens = models.BigIntegerField(null=True, blank=True)
     budget_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)

@@ -64,6 +64,8 @@ def run_summary(run: Run, endpoints: dict[int, ModelEndpoint] | None = None) -> 
         "judge_endpoint": run.judge_endpoint_id,
         "endpoints": {role: _endpoint_ref(pk, endpoints.get(pk)) for role, pk in mapping.items()},
         "futility_limit": run.futility_limit,
+        "previous_run": run.previous_run_id,
+        "round": run.round,
         "status": run.status,
         "target": run.target_count,
         "produced": run.produced,

@@ -24,6 +24,9 @@ class RunIn(Schema):
     # null: max(200, 5 x target_count).
     futility_limit: int | None = None
     name: str = ""
+    # The run this one follows as its next round (a method whose loop needs fine-tuning:
+    # train on the previous round's export, register the trained model as an endpoint).
+    previous_run: int | None = None
 
 
 class EndpointRef(Schema):
@@ -44,6 +47,8 @@ class RunOut(Schema):
     judge_endpoint: int | None
     endpoints: dict[str, EndpointRef]  # role → the endpoint that plays it
     futility_limit: int | None
+    previous_run: int | None
+    round: int
     status: str
     target: int
     produced: int

@@ -49,9 +49,11 @@ def start_run(
     budget_cost: Decimal | None = None,
     futility_limit: int | None = None,
     name: str = "",
+    previous_run: Run | None = None,
 ) -> Run:
     """Start a run. `endpoints` maps the recipe's roles to endpoints; `endpoint` and
-    `judge_endpoint` are the policy and judge roles (the shape older callers use)."""
+    `judge_endpoint` are the policy and judge roles (the shape older callers use).
+    `previous_run` makes this run the next round of that one (same project and recipe)."""
     try:
         recipe = get_recipe(recipe_id)
     except UnknownRecipe as exc:
@@ -92,6 +94,13 @@ def start_run(
         raise ServiceError("A cost budget must be positive.")
     if futility_limit is not None and futility_limit < 1:
         raise ServiceError("The futility limit must be at least 1 item.")
+    if previous_run is not None and previous_run.project_id != project.pk:
+        raise ServiceError("The previous round belongs to another project.")
+    if previous_run is not None and previous_run.recipe_id != recipe.id:
+        raise ServiceError(
+            f"Run {previous_run.pk} used {previous_run.recipe_id}; a next round uses the "
+            "same recipe."
+        )
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
@@ -107,6 +116,8 @@ def start_run(
             budget_tokens=budget_tokens,
             budget_cost=budget_cost,
             futility_limit=futility_limit,
+            previous_run=previous_run,
+            round=previous_run.round + 1 if previous_run is not None else 1,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
             # Prompt versions are pinned: a resumed run never switches to newer ones.
             state={
@@ -124,6 +135,7 @@ def start_run(
                 "target": target_count,
                 "params": clean.model_dump(),
                 "endpoints": resolved,
+                **({"previous_run": previous_run.pk} if previous_run is not None else {}),
             },
         )
         _enqueue_drive(run.pk)

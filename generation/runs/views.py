@@ -66,6 +66,7 @@ def run_new(request: AuthedRequest, project_id: int) -> HttpResponse:
                 budget_cost=d["budget_cost"],
                 futility_limit=d["futility_limit"],
                 name=d["name"],
+                previous_run=d["previous_run"],
             )
         except ServiceError as exc:
             form.add_error(None, str(exc))

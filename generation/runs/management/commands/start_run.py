@@ -42,6 +42,12 @@ class Command(BaseCommand):
         parser.add_argument("--budget-tokens", type=int)
         parser.add_argument("--budget-cost", type=Decimal)
         parser.add_argument("--name", default="")
+        parser.add_argument(
+            "--previous-run",
+            type=int,
+            help="Run id this run follows as its next round (same recipe; e.g. on the "
+            "endpoint trained on that round's export).",
+        )
         parser.add_argument("--user", help="Username recorded as starting it.")
         parser.add_argument("--wait", action="store_true", help="Print progress until it ends.")
 
@@ -75,6 +81,7 @@ class Command(BaseCommand):
                 budget_cost=o["budget_cost"],
                 futility_limit=o["futility_limit"],
                 name=o["name"],
+                previous_run=self._previous(project, o["previous_run"]),
             )
         except ServiceError as exc:
             raise CommandError(str(exc)) from exc
@@ -94,6 +101,14 @@ class Command(BaseCommand):
                     break
                 time.sleep(2)
             self.stdout.write(json.dumps(s, default=str))
+
+    def _previous(self, project: Project, pk: int | None) -> Run | None:
+        if pk is None:
+            return None
+        run = project.runs.filter(pk=pk).first()
+        if run is None:
+            raise CommandError(f"No run {pk} in project {project.slug}.")
+        return run
 
     def _roles(self, project: Project, refs: list[str]) -> dict[str, ModelEndpoint]:
         """`--endpoint judge=gpt --endpoint local` → {"judge": gpt, "policy": local}."""
