@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # torch is only ever the CPU build on disk here; this pin stops pip from pulling a CUDA one.
 CONSTRAINTS := constraints.txt
 
-.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs
+.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs smoke-recipes
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -44,6 +44,10 @@ stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m curation.devstack down; fi
 
 restart: stop run
+
+## Every recipe for 2 samples on the real local model (starts the stack first); a line each.
+smoke-recipes: run
+	$(BIN)/python manage.py smoke_recipes --project demo --target 2
 
 logs:
 	tail -n 50 -f .run/logs/*.log

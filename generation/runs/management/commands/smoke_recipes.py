@@ -1,0 +1,122 @@
+"""Run every registered recipe for a few samples against a project's real endpoint.
+
+`make smoke-recipes` calls it on the demo project with the local model, after `make run`
+started the worker. Recipes run one after another, each on the first seed set (in SEED_SETS
+order) that holds the kinds it reads. One line per recipe: its outcome, samples, seconds
+and, when it did not complete, why. Not part of `make test`: it takes minutes and its
+outcomes depend on the model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from curation.projects.models import Project
+from curation.projects.services import ServiceError
+from curation.seeds.models import SeedSet
+from generation.recipes.registry import all_recipes
+from generation.runs import services
+from generation.runs.models import TERMINAL_STATUSES, Run, RunStatus
+
+# The demo's seed sets, most specific first: a recipe takes the first that it can read.
+SEED_SETS = ["Demo QA", "Demo sentiment", "Demo events", "Demo documents", "Demo seeds"]
+# Smaller than the paper's constants where those make one item take minutes on a 0.5B CPU
+# model (32 or 16 samples per question). Printed with the outcome.
+SMOKE_PARAMS: dict[str, dict[str, Any]] = {
+    "lmsi": {"m": 4},
+    "cot_self_instruct": {"k": 4},
+}
+
+
+class Command(BaseCommand):
+    help = "Run each recipe for a few samples on a project's default endpoint; one line each."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--project", default="demo", help="Project id or slug.")
+        parser.add_argument("--recipes", default="", help="Comma-separated ids (default: all).")
+        parser.add_argument("--target", type=int, default=2)
+        parser.add_argument("--timeout", type=float, default=300.0, help="Seconds per recipe.")
+        parser.add_argument("--futility-limit", type=int, default=20)
+
+    def handle(self, *args: Any, **o: Any) -> None:
+        ref = o["project"]
+        project = Project.objects.filter(
+            **({"pk": int(ref)} if ref.isdigit() else {"slug": ref})
+        ).first()
+        if project is None:
+            raise CommandError(f"No project {ref!r} (make run loads the demo).")
+        owner = project.memberships.filter(role="owner").first()
+        actor = owner.user if owner else None
+        wanted = [r for r in o["recipes"].split(",") if r]
+        recipes = [r for r in all_recipes() if not wanted or r.meta.id in wanted]
+        if wanted and len(recipes) != len(wanted):
+            known = {r.meta.id for r in recipes}
+            raise CommandError(f"Unknown recipes: {', '.join(sorted(set(wanted) - known))}.")
+        done = 0
+        for recipe in recipes:
+            line, ok = self._one(project, actor, recipe, o)
+            done += ok
+            self.stdout.write(line)
+        self.stdout.write(f"{done} of {len(recipes)} recipes completed.")
+
+    def _one(
+        self, project: Project, actor: Any, recipe: Any, o: dict[str, Any]
+    ) -> tuple[str, bool]:
+        rid = recipe.meta.id
+        params = SMOKE_PARAMS.get(rid, {})
+        valid = {k: v for k, v in params.items() if k in recipe.Params.model_fields}
+        seed_set = self._seed_set(project, recipe)
+        started = time.monotonic()
+        try:
+            run = services.start_run(
+                actor,
+                project,
+                recipe_id=rid,
+                endpoint=None,
+                seed_set=seed_set,
+                params=valid,
+                target_count=o["target"],
+                futility_limit=o["futility_limit"],
+                name=f"smoke {rid}",
+            )
+        except ServiceError as exc:
+            return f"{rid:<22} not started  {exc}", False
+        while run.status not in TERMINAL_STATUSES:
+            if time.monotonic() - started > o["timeout"]:
+                services.cancel_run(actor, run)
+                run.refresh_from_db()
+                break
+            time.sleep(1.0)
+            run.refresh_from_db()
+        seconds = time.monotonic() - started
+        ok = run.status == RunStatus.COMPLETED
+        why = "" if ok else self._why(run, seconds > o["timeout"])
+        where = seed_set.name if seed_set else "no seeds"
+        extra = f" params {json.dumps(valid)}" if valid else ""
+        return (
+            f"{rid:<22} {run.status:<10} {run.produced}/{run.target_count} "
+            f"{seconds:6.1f} s  [{where}{extra}]{('  ' + why) if why else ''}",
+            ok,
+        )
+
+    def _seed_set(self, project: Project, recipe: Any) -> SeedSet | None:
+        if not recipe.meta.needs_seed_set:
+            return None
+        sets = SeedSet.objects.filter(project=project)
+        if recipe.meta.inputs:
+            sets = sets.accepting(recipe.meta.inputs)
+        by_name = {s.name: s for s in sets}
+        for name in SEED_SETS:
+            if name in by_name:
+                return by_name[name]
+        return sets.order_by("pk").first()
+
+    def _why(self, run: Run, timed_out: bool) -> str:
+        filtered = sorted(run.filtered.items(), key=lambda kv: -kv[1])[:3]
+        reasons = ", ".join(f"{k} {v}" for k, v in filtered)
+        head = "timed out" if timed_out else (run.last_error.splitlines() or [""])[0][:160]
+        return "; ".join(p for p in (head, f"filtered: {reasons}" if reasons else "") if p)
