@@ -14,6 +14,7 @@ from curation.projects.services import ServiceError
 from curation.review import services
 from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
+from curation.review.labels import InvalidLabel
 from curation.review.models import ReviewQueue
 from curation.review.presenters import assignment_out, queue_summary
 from curation.review.schemas import (
@@ -77,9 +78,13 @@ def claim(request: AuthedRequest, queue_id: int) -> Any:
 
 @router.post("/assignments/{assignment_id}/submit", response=ReviewOut)
 def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any:
+    """Submit the review of a claimed item: a decision, answers, and edits (messages, or a
+    classification sample's `label`). A label outside the sample's label space is 400."""
     assignment = own_assignment(request.user, assignment_id)
     try:
         review = services.submit_review(request.user, assignment, **payload.dict())
+    except InvalidLabel as exc:
+        raise HttpError(400, str(exc)) from exc
     except ServiceError as exc:
         raise HttpError(409, str(exc)) from exc
     return review

@@ -73,7 +73,8 @@ def sample_history(sample: Sample, only_actor: Any = None) -> dict[str, Any]:
                 "number": r.number,
                 "at": r.created_at,
                 "author": r.author.username if r.author else None,
-                "diff": revision_diff(r.messages_before, r.messages_after),
+                "diff": revision_diff(r.messages_before, r.messages_after)
+                + label_diff(r.label_before, r.label_after),
             }
             for r in revisions
         ],
@@ -97,3 +98,10 @@ def revision_diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> 
         return out
 
     return list(difflib.unified_diff(lines(before), lines(after), "before", "after", lineterm=""))
+
+
+def label_diff(before: str | None, after: str | None) -> list[str]:
+    """The label change of a revision, in the diff's own notation; [] when it kept the label."""
+    if before is None or after is None or before == after:
+        return []
+    return ["@@ label @@", f"-label: {before}", f"+label: {after}"]

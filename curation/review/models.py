@@ -154,12 +154,16 @@ class Review(models.Model):
 
 
 class SampleRevision(models.Model):
-    """An edit of a sample's content. The original stays on the sample; revisions record changes."""
+    """An edit of a sample's content (its messages, and a classification label): the sample
+    holds the edited content, the revisions what it was before, so undo can put it back."""
 
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     messages_before = models.JSONField()
     messages_after = models.JSONField()
+    # A classification label changed with the edit; None when the revision left it alone.
+    label_before = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    label_after = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
+from pydantic import Field
 
 from curation.samples.schemas import SampleOut
 
@@ -48,6 +49,14 @@ class SubmitIn(Schema):
     labels: list[str] = []
     ranking: list[Any] | None = None
     messages: list[dict[str, Any]] | None = None
+    label: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Classification samples: the corrected label. It must be in the sample's "
+        "label space when one is known (the labels the recipe stored, else those of the run's "
+        "labelled seeds); otherwise the answer is 400. Omit it, or send the current label, to "
+        "keep the label. A change is a revision: undo takes it back.",
+    )
     comment: str = ""
     answers: dict[str, Any] = {}
     time_spent_ms: int = 0

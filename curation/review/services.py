@@ -22,6 +22,7 @@ from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review import questions as questions_module
+from curation.review.labels import checked_label
 from curation.review.models import (
     Assignment,
     AssignmentStatus,
@@ -264,10 +265,14 @@ def submit_review(
     labels: list[str] | None = None,
     ranking: list[Any] | None = None,
     messages: list[dict[str, Any]] | None = None,
+    label: str | None = None,
     comment: str = "",
     answers: dict[str, Any] | None = None,
     time_spent_ms: int = 0,
 ) -> Review:
+    """`messages` and `label` (classification) are the reviewer's edits: a change to either
+    becomes a revision, which undo takes back. A label must be in the sample's label space
+    when one is known (curation.review.labels)."""
     if decision and decision not in DECISIONS:
         raise ServiceError("The decision must be accept or reject.")
     with transaction.atomic():
@@ -285,7 +290,9 @@ def submit_review(
         answers = questions_module.check_answers(
             a.item.queue.questions, rating=rating, labels=labels or [], answers=answers or {}
         )
-        edited = messages is not None and messages != sample.messages
+        new_label = checked_label(sample, label)
+        new_messages = messages is not None and messages != sample.messages
+        edited = new_messages or new_label is not None
         review = Review.objects.create(
             item=item,
             assignment=a,
@@ -299,8 +306,9 @@ def submit_review(
             edited=edited,
             time_spent_ms=max(0, min(time_spent_ms, 24 * 3600 * 1000)),
         )
+        label_before = sample.label
         if edited:
-            _revise(actor, sample, messages or [], review)
+            _revise(actor, sample, messages if new_messages else None, new_label, review)
         a.status = AssignmentStatus.SUBMITTED
         a.submitted_at = timezone.now()
         a.save(update_fields=["status", "submitted_at"])
@@ -317,23 +325,36 @@ def submit_review(
                 "decision": decision,
                 "rating": rating,
                 "edited": edited,
-            },
+            }
+            | ({"label_before": label_before, "label": new_label} if new_label else {}),
         )
     return review
 
 
-def _revise(actor: Any, sample: Sample, messages: list[dict[str, Any]], review: Review) -> None:
+def _revise(
+    actor: Any,
+    sample: Sample,
+    messages: list[dict[str, Any]] | None,
+    label: str | None,
+    review: Review,
+) -> None:
+    """One revision for a review's edits: new messages, a new label, or both (None: kept)."""
     last = sample.revisions.order_by("-number").first()
     SampleRevision.objects.create(
         sample=sample,
         number=(last.number + 1) if last else 1,
         messages_before=sample.messages,
-        messages_after=messages,
+        messages_after=sample.messages if messages is None else messages,
+        label_before=None if label is None else sample.label,
+        label_after=label,
         author=actor,
         review=review,
     )
-    sample.messages = messages
-    sample.save(update_fields=["messages", "updated_at"])
+    if messages is not None:
+        sample.messages = messages
+    if label is not None:
+        sample.label = label
+    sample.save(update_fields=["messages", "label", "updated_at"])
     mark_sample_for_reembedding(sample.pk)  # on commit: a new embedding, a new dedup check
 
 
@@ -378,8 +399,10 @@ def undo_last(actor: Any, queue: ReviewQueue) -> Assignment:
         before = {"decision": review.decision, "rating": review.rating, "edited": review.edited}
         for revision in review.revisions.order_by("-number"):
             sample.messages = revision.messages_before  # put the text back as it was
+            if revision.label_before is not None:
+                sample.label = revision.label_before  # and the label
             revision.delete()
-        sample.save(update_fields=["messages", "updated_at"])
+        sample.save(update_fields=["messages", "label", "updated_at"])
         if review.edited:
             mark_sample_for_reembedding(sample.pk)
         assignment = review.assignment

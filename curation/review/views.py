@@ -19,8 +19,10 @@ from curation.review import services
 from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
+from curation.review.labels import label_space
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
 from curation.review.presenters import queue_summary
+from curation.samples.lineage import lineage_extra
 
 
 @login_required
@@ -120,6 +122,8 @@ def _item_context(
         "s": queue_summary(queue),
         "mine": Review.objects.filter(item__queue=queue, annotator=request.user).count(),
         "messages_json": json.dumps(sample.messages) if sample else "[]",
+        "x": lineage_extra(sample.extra, sample.tags) if sample else None,
+        "label_space": label_space(sample) if sample else [],
     }
 
 
@@ -209,6 +213,7 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             labels=p.getlist("labels"),
             answers=_answers(queue, p),
             messages=edited,
+            label=p.get("label"),
             ranking=ranking,
             time_spent_ms=int(p["time_spent_ms"]) if p.get("time_spent_ms", "").isdigit() else 0,
         )

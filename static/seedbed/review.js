@@ -1,4 +1,4 @@
-// The review page: keys, inline editing with a visible diff, ranking, time on item.
+// The review page: keys, inline editing with a visible diff, ranking, relabelling, time on item.
 // No inline scripts and no innerHTML with user text: every string goes in as textContent.
 (() => {
   "use strict";
@@ -104,6 +104,21 @@
     turn.focus();
   }
 
+  // The label of a classification sample: `l` focuses its select (or text box); Enter keeps
+  // the choice and Esc puts the stored label back, both handing the keys back to the page.
+  function labelControl() { return document.getElementById("label-control"); }
+
+  function labelChanged() {
+    const control = labelControl(), note = document.getElementById("label-changed");
+    if (control && note) note.hidden = control.value === (control.dataset.original || "");
+  }
+
+  function leaveLabel(control, keep) {
+    if (!keep) control.value = control.dataset.original || "";
+    labelChanged();
+    control.blur();
+  }
+
   function ranking() {
     return $$("#ranking li").map((li) => li.dataset.id).join(",");
   }
@@ -143,7 +158,11 @@
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); finishEdit(target, true); }
       return;
     }
-    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target instanceof Element && target.id === "label-control") {
+      if (event.key === "Escape" || event.key === "Enter") { event.preventDefault(); leaveLabel(target, event.key === "Enter"); }
+      return;
+    }
+    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement || event.ctrlKey || event.metaKey || event.altKey) return;
     if (!$("#item.review")) return;
     const key = event.key;
     const act = {
@@ -152,6 +171,7 @@
       s: () => $("#skip-form")?.requestSubmit(),
       u: () => $("#undo-form")?.requestSubmit(),
       e: () => startEdit(selected >= 0 ? selected : lastAssistant()),
+      l: () => labelControl()?.focus(),
       j: () => select(selected + 1),
       k: () => select(selected - 1),
       "[": () => moveCandidate(-1),
@@ -176,6 +196,9 @@
     const li = el.closest("#ranking li");
     if (li) { $$("#ranking li").forEach((x) => x.classList.toggle("picked", x === li)); }
   });
+
+  document.addEventListener("change", (event) => { if (event.target === labelControl()) labelChanged(); });
+  document.addEventListener("input", (event) => { if (event.target === labelControl()) labelChanged(); });
 
   // Drag and drop for the ranking.
   let dragged = null;
