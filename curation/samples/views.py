@@ -9,6 +9,7 @@ from django.shortcuts import render
 
 from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for
+from curation.samples.lineage import lineage_extra
 from curation.samples.models import Sample, SampleStatus
 
 PAGE_SIZE = 25
@@ -46,5 +47,6 @@ def sample_detail(request: AuthedRequest, sample_id: int) -> HttpResponse:
         "project": sample.project,
         "sample": sample,
         "judgements": sample.judgements.all()[:20],
+        "x": lineage_extra(sample.extra, sample.tags),
     }
     return render(request, "samples/detail.html", ctx)
