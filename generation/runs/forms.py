@@ -155,6 +155,19 @@ def role_field(role: dict[str, Any], choices: Any, default: ModelEndpoint | None
     return field
 
 
+class LinesField(forms.CharField):
+    """A list param: one item per line (blank lines dropped)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "class": "mono"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(map(str, value)) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str] | None:
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()] if text else None
+
+
 def param_field(name: str, spec: dict[str, Any], default: Any) -> forms.Field:
     label = spec.get("title") or name.replace("_", " ").capitalize()
     help_text = spec.get("description", "")
@@ -169,6 +182,10 @@ def param_field(name: str, spec: dict[str, Any], default: Any) -> forms.Field:
         return forms.ChoiceField(choices=[(v, v) for v in spec["enum"]], **common)
     if kind == "boolean":
         return forms.BooleanField(**common)
+    if kind == "array":
+        return LinesField(**{**common, "help_text": f"{help_text} One per line.".strip()})
+    if kind == "object":
+        return forms.JSONField(**{**common, "help_text": f"{help_text} As JSON.".strip()})
     if kind == "integer":
         return forms.IntegerField(
             min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common

@@ -1,9 +1,9 @@
 """The conformance kit: every registered recipe, checked the same way.
 
 Adding a recipe to the registry puts it under these tests (with its case in
-conformance_cases.py): its description, its templates, a tiny run, a run cut into 1 s
-slices against a slow endpoint, an endpoint whose answers are all unusable, and one whose
-answers are all the same.
+tests/generation/cases/): its description, its templates, its run form and the API, a tiny
+run, a run cut into 1 s slices against a slow endpoint, an endpoint whose answers are all
+unusable, and one whose answers are all the same.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.utils.html import escape
 
 from curation.samples.models import Sample
 from curation.seeds.kinds import KINDS
@@ -22,17 +24,22 @@ from generation.recipes.kit.recipe import SECTIONS
 from generation.recipes.registry import all_recipes, get_recipe, templates_of
 from generation.runs.models import Run, RunItem, RunStatus
 from tests.generation.conformance_cases import CASES, templates_named_in
+from tests.generation.test_runs import api
 
 RECIPES = sorted(r.meta.id for r in all_recipes())
 EXCEPTION = re.compile(r"^[A-Z]\w*(Error|Exception)\b")
 
 
-def start(bench: Any, recipe_id: str, target: int, **kwargs: Any) -> Run:
+def case_seeds(bench: Any, recipe_id: str) -> Any:
     case = CASES[recipe_id]
-    seed_set = bench.seed_set
-    if case.seeds is not None:
-        seed_set = import_seed_set(bench.owner, bench.project, name="Case", data=case.seeds)
-    params = {**case.params, **kwargs.pop("params", {})}
+    if case.seeds is None:
+        return bench.seed_set
+    return import_seed_set(bench.owner, bench.project, name="Case", data=case.seeds)
+
+
+def start(bench: Any, recipe_id: str, target: int, **kwargs: Any) -> Run:
+    params = {**CASES[recipe_id].params, **kwargs.pop("params", {})}
+    seed_set = case_seeds(bench, recipe_id)
     return bench.start(recipe_id, target, seed_set=seed_set, params=params, **kwargs)
 
 
@@ -60,6 +67,50 @@ def test_every_template_the_recipe_renders_exists(recipe_id: str) -> None:
     named = templates_named_in(inspect.getsource(inspect.getmodule(type(recipe))))  # type: ignore[arg-type]
     assert named, "the recipe renders no template?"
     assert named <= set(templates_of(recipe_id)), named - set(templates_of(recipe_id))
+
+
+def form_value(value: Any) -> Any:
+    """A param as a browser posts its field: checkboxes, lines for lists, JSON for dicts."""
+    if isinstance(value, bool):
+        return "on" if value else ""
+    if isinstance(value, list):
+        return "\n".join(map(str, value))
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("recipe_id", RECIPES)
+def test_the_run_form_and_the_api_start_it_on_the_seeds_it_reads(
+    bench: Any, fake_llm: Any, recipe_id: str
+) -> None:
+    CASES[recipe_id].script(fake_llm)
+    seed_set, params = case_seeds(bench, recipe_id), CASES[recipe_id].params
+    client = Client()
+    client.force_login(bench.owner)
+    url = f"/projects/{bench.project.pk}/runs/new/"
+    html = client.get(f"{url}?recipe={recipe_id}").content.decode()
+    assert f'<option value="{seed_set.pk}"' in html
+    for deviation in type(get_recipe(recipe_id)).deviations:
+        assert escape(deviation) in html
+    # Posted as a browser would: the form's defaults, with the case's params over them.
+    values = {**type(get_recipe(recipe_id)).describe()["defaults"], **params}
+    fields = {f"p_{k}": form_value(v) for k, v in values.items()}
+    posted = client.post(
+        url,
+        {"recipe": recipe_id, "seed_set": seed_set.pk, "role_policy": bench.endpoint.pk}
+        | {"target_count": 1}
+        | fields,
+    )
+    errors = re.findall(r"(?:error-box|errorlist)[^>]*>(.*?)</", posted.content.decode(), re.S)
+    assert posted.status_code == 302, errors
+    body = {"recipe": recipe_id, "seed_set": seed_set.pk, "params": params, "target_count": 1}
+    created = api(bench.owner).post(
+        f"/api/v1/projects/{bench.project.pk}/runs", body, content_type="application/json"
+    )
+    assert created.status_code == 201, created.content
+    runs = Run.objects.filter(recipe_id=recipe_id)
+    assert runs.count() == 2
+    assert {r.status for r in runs} == {RunStatus.COMPLETED}, [r.last_error for r in runs]
 
 
 @pytest.mark.django_db(transaction=True)
