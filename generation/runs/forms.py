@@ -155,7 +155,7 @@ def role_field(role: dict[str, Any], choices: Any, default: ModelEndpoint | None
     return field
 
 
-class LinesField(forms.CharField):
+class LinesField(forms.Field):
     """A list param: one item per line (blank lines dropped)."""
 
     widget = forms.Textarea(attrs={"rows": 4, "class": "mono"})
@@ -164,8 +164,8 @@ class LinesField(forms.CharField):
         return "\n".join(map(str, value)) if isinstance(value, list | tuple) else value
 
     def to_python(self, value: Any) -> list[str] | None:
-        text = super().to_python(value)
-        return [line.strip() for line in text.splitlines() if line.strip()] if text else None
+        lines = [line.strip() for line in str(value or "").splitlines()]
+        return [line for line in lines if line] or None
 
 
 def param_field(name: str, spec: dict[str, Any], default: Any) -> forms.Field:
