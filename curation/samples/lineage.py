@@ -100,10 +100,12 @@ def _shown(value: Any) -> str:
 
 
 def metadata(raw: Any) -> list[tuple[str, str]]:
-    """(key, value as text) pairs, in the recipe's order; nested values as compact JSON."""
+    """(key, value as text) pairs by key (Postgres keeps no key order in JSON); nested values
+    as JSON."""
     if not isinstance(raw, dict):
         return []
-    return [(str(k)[:100], _shown(v)) for k, v in list(raw.items())[:MAX_METADATA]]
+    pairs = sorted(((str(k)[:100], v) for k, v in raw.items()), key=lambda kv: kv[0])
+    return [(k, _shown(v)) for k, v in pairs[:MAX_METADATA]]
 
 
 def lineage_extra(extra: Any, column_tags: list[str] | None = None) -> dict[str, Any]:
