@@ -10,14 +10,13 @@ import math
 import re
 from typing import Any
 
+from generation.recipes.kit import answers
+
 _SCORE_RE = re.compile(r"score\s*[:=]\s*\**\s*(\d{1,2}(?:\.\d+)?)\b", re.IGNORECASE)
 # "Answer: (B)", "The answer is B", "answer = (A)": the letter must stand alone, so "This
 # answer avoids harm" is not read as A.
 _ANSWER_RE = re.compile(r"\banswer\s*(?:is)?\s*[:=]?\s*\(?\s*([AB])\s*\)?(?![\w])", re.IGNORECASE)
 _LEADING_RE = re.compile(r"^\s*\(?([AB])\)?(?![\w])")
-_BOXED_RE = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
-_ANSWER_IS_RE = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:)\s*([^\n]+)", re.I)
-_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def parse_score(text: str, maximum: float = 5.0) -> float | None:
@@ -55,26 +54,11 @@ def choice_soft_label(first_tokens: list[list[Any]] | None) -> float | None:
 
 
 def final_answer(text: str) -> str | None:
-    """A short final answer: \\boxed{…}, "#### …", "the answer is …", else the last number."""
-    boxed = _BOXED_RE.findall(text)
-    if boxed:
-        return normalise_answer(boxed[-1])
-    if "####" in text:
-        return normalise_answer(text.rsplit("####", 1)[1].strip().splitlines()[0])
-    said = _ANSWER_IS_RE.findall(text)
-    if said:
-        return normalise_answer(said[-1])
-    numbers = _NUMBER_RE.findall(text)
-    return normalise_answer(numbers[-1]) if numbers else None
+    """A final answer, normalised: \\boxed{…}, "#### …", "the answer is …", else the last
+    number, else a short last line (kit/answers.py, kind "auto")."""
+    return answers.extractor("auto")(text)
 
 
 def normalise_answer(value: str) -> str | None:
-    """Compare answers loosely: case, spaces, trailing dots, thousands separators, "$"."""
-    value = value.strip().strip(".").strip()
-    value = value.removeprefix("$").removesuffix("$").strip()
-    if _NUMBER_RE.fullmatch(value):
-        value = value.replace(",", "")
-        if "." in value:
-            value = value.rstrip("0").rstrip(".")
-    value = " ".join(value.lower().split())
-    return value or None
+    """Compare answers loosely: GAIA-style normalisation of kit/answers.py, kind "auto"."""
+    return answers.normalise(value, "auto")

@@ -1,0 +1,74 @@
+"""Worked few-shot exemplars (question, rationale, answer) for STaR, and for LMSI's CoT prompts.
+
+They come from the seed set (qa seeds that carry a rationale) or from a recipe's built-in
+`exemplars` template: JSON lines of {"question", "rationale", "answer"}, editable per project
+like any prompt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from generation.recipes.base import SeedRow
+from generation.recipes.prompts import PromptError
+
+FIELDS = ("question", "rationale", "answer")
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    question: str
+    rationale: str
+    answer: str
+
+
+def parse_exemplars(text: str) -> list[Exemplar]:
+    """The JSON lines of an exemplars template; PromptError names the first bad line."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            found.append(
+                Exemplar(*(str(row[k]).strip() for k in ("question", "rationale", "answer")))
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PromptError(
+                f"line {number}: each line is a JSON object with question, rationale and answer"
+            ) from exc
+    if not found:
+        raise PromptError("the exemplars template has no exemplar")
+    return found
+
+
+def seed_exemplars(seeds: Iterable[SeedRow], skip: int | None = None) -> list[Exemplar]:
+    """Exemplars from qa seeds with a rationale (not seed `skip`, the item's own question)."""
+    return [
+        Exemplar(str(s.payload["question"]), str(s.payload["rationale"]), str(s.payload["answer"]))
+        for s in seeds
+        if s.id != skip
+        and s.payload.get("question")
+        and s.payload.get("rationale")
+        and s.payload.get("answer")
+    ]
+
+
+def answer_line(answer: str) -> str:
+    return f"The answer is {answer.strip().rstrip('.')}."
+
+
+def render(exemplars: Iterable[Exemplar], *, hint: bool = False, cot: bool = True) -> str:
+    """Q:/A: blocks: rationale then answer line (cot), or the answer line alone.
+
+    With `hint`, each question carries its answer as a hint, as STaR's rationalization
+    prompt shows it.
+    """
+    blocks = []
+    for e in exemplars:
+        question = f"{e.question} (Hint: the answer is {e.answer}.)" if hint else e.question
+        reply = f"{e.rationale} {answer_line(e.answer)}" if cot else answer_line(e.answer)
+        blocks.append(f"Q: {question}\nA: {reply}")
+    return "\n\n".join(blocks)
