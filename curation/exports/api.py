@@ -25,7 +25,7 @@ router = Router(tags=["exports"])
 def create_export(request: HttpRequest, project_id: int, payload: ExportIn) -> Status[Export]:
     project = project_for(request.user, project_id, Role.CURATOR)
     try:
-        export = services.create_export(request.user, project, **payload.dict())
+        export = services.create_export(request.user, project, **payload.arguments())
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
     export.refresh_from_db()  # eager tasks (tests, small setups) may have built it already
@@ -41,7 +41,7 @@ def list_exports(request: HttpRequest, project_id: int) -> Any:
 def preview(request: HttpRequest, project_id: int, payload: PreviewIn) -> dict[str, Any]:
     project = project_for(request.user, project_id)
     try:
-        return services.preview(project, **payload.dict())
+        return services.preview(project, **payload.arguments())
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
 

@@ -21,7 +21,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
 
-from curation.exports import card, files, streams
+from curation.exports import card, files, streams, system_prompts
 from curation.exports.filters import base_queryset, parse_filters
 from curation.exports.formats import split_key, split_of
 from curation.exports.models import Export
@@ -106,6 +106,7 @@ def build(export: Export, progress: Progress) -> Built:
         if not progress(rows):
             raise Abandoned(export.pk)
 
+    keep_system = system_prompts.mode_of(opts) == "stored"  # in the split key (formats.py)
     for item in streams.stream(project, f, fmt, opts):
         seen += 1
         if seen % PROGRESS_EVERY == 0:
@@ -113,7 +114,8 @@ def build(export: Export, progress: Progress) -> Built:
         if isinstance(item, str):
             skipped[item] += 1
             continue
-        name = split_of(split_key(item.row), seed, validation) if export.split else "train"
+        key = split_key(item.row, system=keep_system)
+        name = split_of(key, seed, validation) if export.split else "train"
         writers[name].write(item.row)
         ids.extend(item.sample_ids)
         by_source[item.source] += 1
@@ -222,6 +224,13 @@ def _lineage(qs: Any) -> dict[str, Any]:
     }
 
 
+def _system_prompts(export: Export, f: Any) -> dict[str, Any]:
+    """How this version writes system messages, and how many selected samples kept a
+    teacher's prompt that prompt erasure replaced (Orca 2)."""
+    kept = base_queryset(export.project, f).filter(extra__has_key=system_prompts.ERASED)
+    return {"mode": system_prompts.mode_of(export.options), "teacher_prompts": kept.count()}
+
+
 def _agreement(export: Export, queue_ids: list[int]) -> list[dict[str, Any]]:
     from curation.review.presenters import queue_agreement
 
@@ -265,6 +274,7 @@ def _manifest(
             "skipped": dict(sorted(skipped.items())),
         },
         "lineage": _lineage(base_queryset(export.project, f)),
+        "system_prompts": _system_prompts(export, f),
         "agreement": _agreement(export, f.queue_ids),
         "pair_rules": PAIR_RULES.split("The rules, which the data card repeats:")[1].strip()
         if export.format in ("dpo", "dpo_conversational", "kto")

@@ -75,6 +75,7 @@ def render(m: dict[str, Any]) -> str:
             [{"reason": k, "samples": v} for k, v in counts["skipped"].items()],
             ["reason", "samples"],
         )
+    lines += _system_prompts(m)
     if m.get("pair_rules"):
         lines += ["## How pairs are made", "", m["pair_rules"], ""]
     lines += ["## Filters", "", "```json", _json(m["filters"]), "```", ""]
@@ -98,6 +99,31 @@ def render(m: dict[str, Any]) -> str:
         ],
     )
     return "\n".join(lines)
+
+
+SYSTEM_PROMPT_HELP = {
+    "stored": "System messages are as stored: for Orca 2 rows, the generic system prompt "
+    "that replaced the teacher's (prompt erasure).",
+    "teacher": "The teacher's system prompt is restored where a sample kept it (Orca 2's "
+    "erased prompt); other samples are as stored.",
+    "none": "System messages are left out of every row.",
+}
+
+
+def _system_prompts(m: dict[str, Any]) -> list[str]:
+    """A section when the version changes system messages or holds erased teacher prompts."""
+    info = m.get("system_prompts")
+    if not isinstance(info, dict):
+        return []
+    mode, kept = info.get("mode", "stored"), int(info.get("teacher_prompts") or 0)
+    if mode == "stored" and not kept:
+        return []
+    text = f"Option `system_prompt`: `{esc(mode)}`. {SYSTEM_PROMPT_HELP.get(mode, '')}"
+    if kept:
+        text += f" {kept} selected samples kept a teacher's system prompt."
+    if mode != "stored" and m.get("split"):
+        text += " Splits are decided without system turns: one question's answers stay together."
+    return ["## System prompts", "", text, ""]
 
 
 def _json(value: Any) -> str:

@@ -166,9 +166,19 @@ def kto_row(prompt: Msgs, completion: Msgs, label: bool, src: str, *, source: bo
     return row
 
 
-def split_key(row: Row) -> bytes:
+def _without_system(turns: Any) -> Any:
+    if not isinstance(turns, list):
+        return turns
+    return [
+        t for t in turns if not (isinstance(t, dict) and t.get("role", t.get("from")) == "system")
+    ]
+
+
+def split_key(row: Row, *, system: bool = True) -> bytes:
     """What decides a row's split: its prompt, so every answer to one prompt lands on the
-    same side (no prompt leakage between train and validation)."""
+    same side (no prompt leakage between train and validation). `system=False` leaves system
+    turns out of it: a version that restores teachers' prompts (or drops them) keeps one
+    question's answers together whatever strategy prompt each was written with."""
     if "messages" in row:
         prompt: Any = row["messages"][:-1]
     elif "conversations" in row:
@@ -179,6 +189,8 @@ def split_key(row: Row) -> bytes:
         prompt = row["text"]
     else:
         prompt = row["prompt"]
+    if not system:
+        prompt = _without_system(prompt)
     return orjson.dumps(prompt, option=orjson.OPT_SORT_KEYS)
 
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from curation.exports import system_prompts
 from curation.exports.formats import ALL_FORMATS
 from curation.exports.models import ExportFormat
 
@@ -57,6 +58,14 @@ class ExportForm(forms.Form):
         label="SFT (openai, sharegpt): encoding",
         help_text="Self-Instruct's: each instance written with a template picked at random.",
     )
+    system_prompt = forms.ChoiceField(
+        choices=system_prompts.CHOICES,
+        initial="stored",
+        required=False,
+        label="System prompts",
+        help_text="Orca 2 stores a generic system prompt in place of the teacher's (prompt "
+        "erasure); restore the teacher's, or leave system messages out.",
+    )
 
     def filters(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -87,6 +96,7 @@ class ExportForm(forms.Form):
             "include_scores": d["include_scores"],
             "include_source": d["include_source"],
             "encoding": d.get("encoding") or "none",
+            "system_prompt": d.get("system_prompt") or "stored",
         }
 
 

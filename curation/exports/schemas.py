@@ -1,9 +1,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
+from pydantic import BaseModel, ConfigDict, Field
+
+from curation.exports.system_prompts import Mode
+
+
+class ExportOptionsIn(BaseModel):
+    """Options of a version; each one left out takes its default (the service checks them)."""
+
+    # Unknown keys go on to the service, whose 400 names them (a plain pydantic model: ninja's
+    # Schema reads attributes and would drop them).
+    model_config = ConfigDict(extra="allow")
+
+    include_scores: bool | None = Field(
+        default=None, description="DPO: score_chosen / score_rejected columns (default false)."
+    )
+    include_source: bool | None = Field(
+        default=None, description="DPO and KTO: where each pair came from (default true)."
+    )
+    encoding: Literal["none", "self_instruct"] | None = Field(
+        default=None, description="openai and sharegpt: Self-Instruct's fine-tuning encoding."
+    )
+    encoding_seed: int | None = None
+    system_prompt: Mode | None = Field(
+        default=None,
+        description="System messages. stored (default): as stored; for Orca 2 rows the "
+        "generic prompt that replaced the teacher's (prompt erasure). teacher: restore the "
+        "teacher's prompt (extra.erased_system_prompt) where a sample kept one, others as "
+        "stored. none: drop every system message.",
+    )
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class ExportIn(Schema):
@@ -11,14 +43,21 @@ class ExportIn(Schema):
     parquet: bool = False
     filters: dict[str, Any] = {}
     split: dict[str, Any] | None = None
-    options: dict[str, Any] = {}
+    options: ExportOptionsIn = ExportOptionsIn()
     name: str = ""
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments of services.create_export."""
+        return self.model_dump() | {"options": self.options.given()}
 
 
 class PreviewIn(Schema):
     format: str
     filters: dict[str, Any] = {}
-    options: dict[str, Any] = {}
+    options: ExportOptionsIn = ExportOptionsIn()
+
+    def arguments(self) -> dict[str, Any]:
+        return self.model_dump() | {"options": self.options.given()}
 
 
 class ExportOut(Schema):

@@ -19,7 +19,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from curation.exports import builder, streams
+from curation.exports import builder, streams, system_prompts
 from curation.exports.filters import (
     ExportFilters,
     check_ownership,
@@ -55,6 +55,9 @@ class Options(BaseModel):
     # instance (curation/exports/encodings.py); "none" keeps the messages as they are.
     encoding: Literal["none", "self_instruct"] = "none"
     encoding_seed: int = 0
+    # Every format: the system messages as stored, with Orca 2's erased teacher prompts
+    # restored, or none at all (curation/exports/system_prompts.py).
+    system_prompt: system_prompts.Mode = "stored"
 
 
 def _validated(model: type[BaseModel], raw: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -130,6 +133,7 @@ def create_export(
                 "format": format,
                 "parquet": parquet,
                 "filters": export.filters,
+                "options": opts,
             },
         )
         if enqueue:

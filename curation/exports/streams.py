@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from curation.exports import encodings, formats
+from curation.exports import encodings, formats, system_prompts
 from curation.exports.filters import NON_CANONICAL, ExportFilters, base_queryset
 from curation.exports.formats import Row, Src
 from curation.exports.pairs import edit_pair, preference_pairs, split_answer
@@ -53,10 +53,17 @@ def _loads(text: str | None) -> Any:
 
 
 def _src_rows(
-    qs: QuerySet[Sample], fmt: str, *more: Any, keys: tuple[str, ...] | None = None
+    qs: QuerySet[Sample],
+    fmt: str,
+    *more: Any,
+    keys: tuple[str, ...] | None = None,
+    system_prompt: str = "stored",
 ) -> Iterator[tuple[Src, list[Any]]]:
-    """Src per sample plus any extra annotated columns, streamed in id order."""
+    """Src per sample plus any extra annotated columns, streamed in id order; its system
+    messages as the `system_prompt` option writes them (system_prompts.py)."""
     keys = EXTRA_KEYS.get(fmt, ()) if keys is None else keys
+    if system_prompt == "teacher":
+        keys = (*keys, system_prompts.ERASED)
     pairs = ", ".join(f"'{k}', {S}.extra -> '{k}'" for k in keys)
     sql = f"jsonb_strip_nulls(jsonb_build_object({pairs}))::text"
     extra = RawSQL(sql, []) if keys else None  # noqa: S611
@@ -86,7 +93,12 @@ def _src_rows(
             origin=row[8],
             extra=orjson.loads(row[9]) if extra is not None else {},
         )
-        yield src, list(row[9 + (extra is not None) :])
+        yield system_prompts.apply_src(src, system_prompt), list(row[9 + (extra is not None) :])
+
+
+def _as_written(messages: Any, src: Src, mode: str) -> Any:
+    """Other messages of a sample (an edit's original) with the sample's system prompt."""
+    return system_prompts.apply(messages, mode, system_prompts.teacher_prompt(src.extra))
 
 
 def _rankings() -> RawSQL:
@@ -125,7 +137,8 @@ def sft_stream(
     encode = (opts or {}).get("encoding", "none") == "self_instruct"
     keys = ("instruction", "input") if encode else None
     seed = int((opts or {}).get("encoding_seed", 0))
-    for src, _ in _src_rows(qs, fmt, keys=keys):
+    mode = system_prompts.mode_of(opts)
+    for src, _ in _src_rows(qs, fmt, keys=keys, system_prompt=mode):
         row = build(src)
         if encode and not isinstance(row, str):
             row = _encoded(fmt, row, src, seed)
@@ -171,33 +184,38 @@ def pair_stream(
         row = formats.dpo_row(pair, conversational=conversational, scores=scores, source=source)
         return row if isinstance(row, str) else Out(row, pair.sample_ids, pair.source)
 
-    qs = base_queryset(project, f)
-    for src, (rankings,) in _src_rows(qs.filter(kind=SampleKind.PREFERENCE), fmt, _rankings()):
+    qs, mode = base_queryset(project, f), system_prompts.mode_of(opts)
+    preferences = qs.filter(kind=SampleKind.PREFERENCE)
+    for src, (rankings,) in _src_rows(preferences, fmt, _rankings(), system_prompt=mode):
         pairs, reason = preference_pairs(src, _loads(rankings) or [])
         yield from (out(p) for p in pairs) if pairs else (reason,)
-    for src, (original,) in _src_rows(_edited(qs), fmt, _original()):
-        pair, reason = edit_pair(src, orjson.loads(original))
+    for src, (original,) in _src_rows(_edited(qs), fmt, _original(), system_prompt=mode):
+        pair, reason = edit_pair(src, _as_written(orjson.loads(original), src, mode))
         yield out(pair) if pair else reason
-    for pair in accepted_vs_rejected(project, f):
+    for pair in accepted_vs_rejected(project, f, mode):
         yield out(pair)
 
 
-def accepted_vs_rejected(project: Project, f: ExportFilters) -> Iterator[formats.Pair]:
-    """Each accepted answer against each rejected answer to the same prompt."""
+def accepted_vs_rejected(
+    project: Project, f: ExportFilters, mode: str = "stored"
+) -> Iterator[formats.Pair]:
+    """Each accepted answer against each rejected answer to the same (stored) prompt; the
+    prompt is the accepted sample's, with its system prompt as `mode` writes it."""
     if f.statuses and SampleStatus.ACCEPTED not in f.statuses:
         return
     candidates = base_queryset(project, f, statuses=False).values("id")
     inner, params = candidates.query.sql_with_params()
     sql = f"""
         WITH c AS (
-            SELECT s.id, s.status, s.messages, md5((s.messages - -1)::text) AS prompt
+            SELECT s.id, s.status, s.messages, s.extra ->> %s AS teacher,
+                   md5((s.messages - -1)::text) AS prompt
             FROM {S} s
             WHERE s.id IN ({inner}) AND s.kind = ANY(%s) AND s.status = ANY(%s)
               AND s.messages -> -1 ->> 'role' = 'assistant'
               -- rejected as a duplicate says nothing about quality: never a "rejected" side
               AND NOT (s.status = 'rejected' AND s.dup_status = ANY(%s))
         )
-        SELECT a.id, r.id, a.messages::text, r.messages::text
+        SELECT a.id, r.id, a.messages::text, r.messages::text, a.teacher
         FROM c a JOIN c r ON r.prompt = a.prompt AND r.status = %s
         WHERE a.status = %s
         ORDER BY a.id, r.id
@@ -206,11 +224,13 @@ def accepted_vs_rejected(project: Project, f: ExportFilters) -> Iterator[formats
     statuses = [SampleStatus.ACCEPTED.value, SampleStatus.REJECTED.value]
     with connection.chunked_cursor() as cur:
         dups = [str(d) for d in NON_CANONICAL]
-        cur.execute(sql, [*params, kinds, statuses, dups, "rejected", "accepted"])
+        cur.execute(
+            sql, [system_prompts.ERASED, *params, kinds, statuses, dups, "rejected", "accepted"]
+        )
         while rows := cur.fetchmany(CHUNK):
-            for good_id, bad_id, good, bad in rows:
+            for good_id, bad_id, good, bad, teacher in rows:
                 good_split, bad_split = (
-                    split_answer(orjson.loads(good)),
+                    split_answer(system_prompts.apply(orjson.loads(good), mode, teacher)),
                     split_answer(orjson.loads(bad)),
                 )
                 if good_split and bad_split and good_split[1] != bad_split[1]:
@@ -232,22 +252,24 @@ def kto_stream(project: Project, f: ExportFilters, opts: dict[str, Any]) -> Iter
     qs = base_queryset(project, f)
     # A sample rejected as a duplicate is not a bad answer: it never becomes a `false` row.
     qs = qs.exclude(status=SampleStatus.REJECTED, dup_status__in=NON_CANONICAL)
-    for src, _ in _src_rows(qs.filter(kind__in=CONVERSATION_KINDS), "kto"):
+    mode = system_prompts.mode_of(opts)
+    for src, _ in _src_rows(qs.filter(kind__in=CONVERSATION_KINDS), "kto", system_prompt=mode):
         parts = split_answer(src.messages)
         label = _kto_label(src)
         if parts is None or label is None:
             yield "no_assistant_turn" if parts is None else "no_human_label"
             continue
         yield out(*parts, label, src.extra.get("source", "human:review"), (src.id,))
-    for src, (rankings,) in _src_rows(qs.filter(kind=SampleKind.PREFERENCE), "kto", _rankings()):
+    preferences = qs.filter(kind=SampleKind.PREFERENCE)
+    for src, (rankings,) in _src_rows(preferences, "kto", _rankings(), system_prompt=mode):
         pairs, reason = preference_pairs(src, _loads(rankings) or [])
         if not pairs:
             yield reason
         for good, bad in _kto_sides(pairs):
             yield out(src.messages, good, True, pairs[0].source, (src.id,))
             yield out(src.messages, bad, False, pairs[0].source, (src.id,))
-    for src, (original,) in _src_rows(_edited(qs), "kto", _original()):
-        pair, reason = edit_pair(src, orjson.loads(original))
+    for src, (original,) in _src_rows(_edited(qs), "kto", _original(), system_prompt=mode):
+        pair, reason = edit_pair(src, _as_written(orjson.loads(original), src, mode))
         yield out(pair.prompt, pair.rejected, False, "human:edit", (src.id,)) if pair else reason
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from curation.exports import services
+from curation.exports import services, system_prompts
 from curation.exports.formats import ALL_FORMATS
 from curation.exports.management.commands._lookup import project_and_user
 from curation.projects.services import ServiceError
@@ -34,6 +34,13 @@ class Command(BaseCommand):
             default="none",
             help="SFT (openai, sharegpt): Self-Instruct's fine-tuning encoding.",
         )
+        parser.add_argument(
+            "--system-prompt",
+            choices=system_prompts.MODES,
+            default="stored",
+            help="System messages: as stored (default; Orca 2's generic prompt), the teacher's "
+            "erased prompt restored where kept, or none.",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--user", help="Username recorded as the creator.")
         parser.add_argument("--out", type=Path, help="Copy the version's files into this folder.")
@@ -51,6 +58,7 @@ class Command(BaseCommand):
             "include_scores": opts["include_scores"],
             "include_source": not opts["no_source"],
             "encoding": opts["encoding"],
+            "system_prompt": opts["system_prompt"],
         }
         try:
             export = services.create_export(
