@@ -24,6 +24,10 @@ Tools: a scripted reply may be a dict, `{"content": ..., "tool_calls": [{"name":
 first tool with example arguments from its JSON Schema, unless `tool_choice` is "none" or the
 last message is a tool result (then it answers in text, so agent loops end).
 
+Logprobs: each output token's logprob comes from a hash of the token and its position, unless
+the scripted reply is a dict with "logprob", `{"content": ..., "logprob": -0.5}`: then every
+token of that choice has it (and so does the choice's mean).
+
 Prompt tokens (for `echo` and `prompt_logprobs`) are the text split before whitespace, each
 with a logprob derived from a hash of the token and its position: see `prompt_tokens()`.
 
@@ -424,7 +428,9 @@ class FakeOpenAI:
                 "logprobs": None,
             }
             if body.get("logprobs") and self._can("logprobs"):
-                choice["logprobs"] = {"content": _logprobs(content, body.get("top_logprobs") or 0)}
+                fixed = reply.get("logprob") if isinstance(reply, dict) else None
+                top = body.get("top_logprobs") or 0
+                choice["logprobs"] = {"content": _logprobs(content, top, fixed)}
             choices.append(choice)
             completion_tokens += (
                 len(content) // 4 + 1 + (len(json.dumps(calls)) // 4 if calls else 0)
@@ -638,10 +644,10 @@ def _logprob(token: str, position: int) -> float:
     return -(int(_digest(token, str(position)), 16) % 2000) / 1000
 
 
-def _logprobs(text: str, top: int) -> list[dict[str, Any]]:
+def _logprobs(text: str, top: int, fixed: float | None = None) -> list[dict[str, Any]]:
     out = []
     for position, token in enumerate(_TOKEN.findall(text)):
-        logprob = _logprob(token, position)
+        logprob = _logprob(token, position) if fixed is None else float(fixed)
         alternatives = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
         for rank in range(1, top):
             alt = f"alt{rank}"
@@ -711,7 +717,7 @@ def _message(reply: str | dict[str, Any], key: str) -> dict[str, Any]:
     """A reply as an assistant message; tool calls in the short form get the OpenAI form."""
     if isinstance(reply, str):
         return {"role": "assistant", "content": reply}
-    unknown = set(reply) - {"role", "content", "tool_calls"}
+    unknown = set(reply) - {"role", "content", "tool_calls", "logprob"}
     if unknown:
         raise ValueError(f"a scripted message has unknown keys {sorted(unknown)}")
     content = reply.get("content")
