@@ -1,12 +1,12 @@
 """The per-item context: every step a recipe takes runs here, and is journaled.
 
-`make(it)` calls steps (`it.gen`, `it.judge`, `it.pairj`, `it.sample`, `it.dedup_l`,
-`it.dedup_e`, `it.spawn`); each gets the next ordinal within the item and its result is
-appended to the item's journal. The driver writes journals of unfinished items in its
-normal flush (RunItem.checkpoint), so an item cut off by a slice boundary or a crash
-resumes in the next slice: steps already in the journal return their recorded result
-without calling the model again, and the code after them runs as before. Randomness comes
-from `it.rng`, seeded by run and key, so a replayed item takes the same path.
+`make(it)` calls steps (`it.gen`, `it.judge`, `it.pairj`, `it.score_text`, `it.sample`,
+`it.dedup_l`, `it.dedup_e`, `it.spawn`); each gets the next ordinal within the item and its
+result is appended to the item's journal. The driver writes journals of unfinished items in
+its normal flush (RunItem.checkpoint), so an item cut off by a slice boundary or a crash
+resumes in the next slice: steps already in the journal return their recorded result without
+calling the model again, and the code after them runs as before. Randomness comes from
+`it.rng`, seeded by run and key, so a replayed item takes the same path.
 
 The Item records the role, model, template version and tokens of every call it makes;
 the kit (not the recipe) turns that into the sample's lineage and token counts.
@@ -20,20 +20,20 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from generation.llm import Completion, LLMClient, PermanentLLMError
+from generation.llm import NO_PLP, CapabilityError, LLMClient
 from generation.recipes.base import SeedRow
-from generation.recipes.kit.calls import CURRENT, OPTIONS, TEXT_OPTIONS, compute_with, to_gen
+from generation.recipes.kit import calls
+from generation.recipes.kit.calls import CURRENT, OPTIONS, call_record, compute_with, to_gen
 from generation.recipes.kit.parse import choice_label, choice_soft_label, parse_score
 from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
-from generation.recipes.kit.results import Gen, Judged, Novelty, PairVerdict, Vote
+from generation.recipes.kit.results import Gen, Judged, Novelty, PairVerdict, TextScored, Vote
 from generation.recipes.prompts import PromptTemplate
 
 P = TypeVar("P")
 V = TypeVar("V")
 RAW_LIMIT = 4096  # bytes of raw model output kept on a filtered or failed item
-_NO_COMPLETIONS = (400, 404, 405, 501)
 
 
 class Drop(Exception):
@@ -148,6 +148,10 @@ class Item(Generic[P]):
         current = CURRENT.get()
         return current if current is not None else self.calls
 
+    def _kit(self, name: str) -> list[str]:
+        """A list the kit keeps in the run's state (endpoints found to lack something)."""
+        return cast("list[str]", self.host.state.setdefault("kit", {}).setdefault(name, []))
+
     def _remember(self, value: Any) -> None:
         if isinstance(value, Gen) and value.texts:
             self.last_output = value.texts[0]
@@ -193,45 +197,42 @@ class Item(Generic[P]):
         values: dict[str, Any],
         op: str = "gen",
     ) -> Gen:
-        client, model, endpoint = self.host.client(role)
-        version = ""
-        if template is not None:
-            tmpl = self.host.prompts[template]
-            text = tmpl.render(**{k: str(v) for k, v in values.items()})
-            version = tmpl.version
-            messages = [{"role": "user", "content": text}]
-            if system:
-                messages.insert(0, {"role": "system", "content": system})
-        if messages is None:
-            raise ValueError("gen() needs a template or messages")
+        conn = self.host.client(role)
+        messages, version = calls.render(self.host.prompts, template, messages, values, system)
         purpose = "judge" if op != "gen" else "generate"
-        chat_only = self.host.state.setdefault("kit", {}).setdefault("chat_only", [])
-        done: Completion | None = None
-        if api in ("completions", "auto") and endpoint not in chat_only:
-            prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
-            plain = {k: v for k, v in options.items() if k in TEXT_OPTIONS}
-            try:
-                done = await client.complete_text(
-                    prompt, purpose=purpose, n=n, model=model, **plain
-                )
-            except PermanentLLMError as exc:
-                if api == "completions" or exc.status_code not in _NO_COMPLETIONS:
-                    raise
-                chat_only.append(endpoint)
-        if done is None:
-            done = await client.complete(messages, purpose=purpose, n=n, model=model, **options)
+        done = await calls.send(conn, messages, n, api, purpose, options, self._kit("chat_only"))
         self._step_calls().append(
-            {
-                "op": op,
-                "role": role,
-                "model": done.model,
-                "template": template or "",
-                "version": version,
-                "tokens_in": done.tokens_in,
-                "tokens_out": done.tokens_out,
-            }
+            call_record(
+                op, role, done.model, template or "", version, done.tokens_in, done.tokens_out
+            )
         )
         return to_gen(done, role, template or "", version)
+
+    # -- PLP --------------------------------------------------------------------------------
+
+    async def score_text(
+        self, text: str, continuation: str | None = None, *, role: str = "policy"
+    ) -> TextScored:
+        """PLP: the logprobs of `text` as `role`'s model reads it (of `continuation` after it,
+        when given). An endpoint that cannot score a given text raises CapabilityError
+        (generation/llm.py); the run remembers it, and later items are refused without a call."""
+
+        async def compute() -> TextScored:
+            client, model, endpoint = self.host.client(role)
+            unable = self._kit("no_plp")
+            if endpoint in unable:
+                raise CapabilityError(f"{NO_PLP}, as an earlier item found")
+            try:
+                got = await client.score_text(text, continuation or "", model=model)
+            except CapabilityError:
+                unable.extend([endpoint] if endpoint not in unable else [])
+                raise
+            self._step_calls().append(
+                call_record("score", role, got.model, "", "", got.tokens_in, 0)
+            )
+            return TextScored(got.mean_logprob, got.count, got.sum_logprob, got.method, got.model)
+
+        return await self._step("score", compute, TextScored.to_json, TextScored.from_json)
 
     # -- JUDGE, PAIRJ, VOTE, CHECK --------------------------------------------------------
 
@@ -325,13 +326,7 @@ class Item(Generic[P]):
     @staticmethod
     def vote(texts: Sequence[str], extract: Callable[[str], str | None]) -> Vote:
         """VOTE: majority over the extracted answers (unextractable ones count as no vote)."""
-        answers = [extract(t) for t in texts]
-        tally = Counter(a for a in answers if a is not None)
-        if not tally:
-            return Vote(None, 0.0, 0, [], answers)
-        answer, count = max(tally.items(), key=lambda kv: (kv[1], -answers.index(kv[0])))
-        indices = [i for i, a in enumerate(answers) if a == answer]
-        return Vote(answer, count / len(texts), count, indices, answers)
+        return Vote.of(texts, extract)
 
     def check(self, ok: bool, reason: str, detail: str = "") -> None:
         """CHECK: a rule filter. A failed check drops the item with `reason`."""
@@ -349,18 +344,12 @@ class Item(Generic[P]):
         async def compute() -> list[V]:
             return rng.sample(items, min(k, len(items)))
 
-        picked = await self._step("sample", compute, self._encode_picks, self._decode_picks)
+        def decode(raw: list[Any]) -> list[Any]:
+            return calls.decode_picks(raw, self.host.seed)
+
+        picked = await self._step("sample", compute, calls.encode_picks, decode)
         self.use_seeds(*(p for p in picked if isinstance(p, SeedRow)))
         return picked
-
-    def _encode_picks(self, picked: list[Any]) -> list[Any]:
-        return [{"seed": p.id} if isinstance(p, SeedRow) else p for p in picked]
-
-    def _decode_picks(self, raw: list[Any]) -> list[Any]:
-        return [
-            self.host.seed(p["seed"]) if isinstance(p, dict) and set(p) == {"seed"} else p
-            for p in raw
-        ]
 
     async def dedup_l(self, pool: str, text: str) -> Novelty:
         """DEDUP-L: ROUGE-L against the run's pool; a novel text joins the pool."""

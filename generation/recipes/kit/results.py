@@ -6,6 +6,9 @@ when the item resumes in a later slice, so each result type has to_json / from_j
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -95,6 +98,32 @@ class PairVerdict:
 
 
 @dataclass(frozen=True)
+class TextScored:
+    """PLP: how likely the model finds a given text, over its scored tokens (the
+    continuation when one was given, else the whole text)."""
+
+    mean_logprob: float | None  # None when no scored token has a logprob
+    count: int  # scored tokens with a logprob
+    sum_logprob: float
+    method: str  # "echo" | "prompt_logprobs": how the endpoint answered
+    model: str
+
+    @property
+    def perplexity(self) -> float | None:
+        """exp(-mean logprob): 1 for a text the model is sure of, higher the less it is."""
+        if self.mean_logprob is None:
+            return None
+        return math.exp(min(-self.mean_logprob, 700.0))  # no OverflowError on junk
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TextScored:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Vote:
     """VOTE: the majority answer, its share, and which inputs voted for it."""
 
@@ -103,6 +132,17 @@ class Vote:
     count: int
     indices: list[int]
     answers: list[str | None]
+
+    @classmethod
+    def of(cls, texts: Sequence[str], extract: Callable[[str], str | None]) -> Vote:
+        """The majority over what `extract` reads (None is no vote); ties go to the first."""
+        answers = [extract(t) for t in texts]
+        tally = Counter(a for a in answers if a is not None)
+        if not tally:
+            return cls(None, 0.0, 0, [], answers)
+        answer, count = max(tally.items(), key=lambda kv: (kv[1], -answers.index(kv[0])))
+        indices = [i for i, a in enumerate(answers) if a == answer]
+        return cls(answer, count / len(texts), count, indices, answers)
 
 
 @dataclass(frozen=True)
