@@ -248,6 +248,8 @@ def test_the_page_offers_the_option_and_builds_with_it(cast: Cast, orca: dict[st
         client.post(f"/projects/{cast.project.pk}/exports/", form)
     export = Export.objects.get()
     assert export.options["system_prompt"] == "none"
+    detail = client.get(f"/exports/{export.pk}/").content.decode()
+    assert 'system prompts: <span id="system-prompt-mode">none</span>' in detail
     assert all(m["role"] != "system" for r in jsonl_rows(export) for m in r["messages"])
     preview = client.get(
         f"/projects/{cast.project.pk}/exports/?format=openai&statuses=accepted"
