@@ -18,7 +18,13 @@ from pydantic import Field
 from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
 from generation.recipes.kit import answers, fmt
-from generation.recipes.star_exemplars import Exemplar, parse_exemplars, render, seed_exemplars
+from generation.recipes.star_exemplars import (
+    Exemplar,
+    WithExemplars,
+    render,
+    reply_of,
+    seed_exemplars,
+)
 
 _ANSWER_IS = re.compile(r"\bthe answer is\b", re.IGNORECASE)
 _HINT = re.compile(r"\bhint", re.IGNORECASE)
@@ -36,11 +42,6 @@ class Params(RecipeParams):
     max_tokens: int = Field(384, ge=16, le=4096)
 
 
-def reply_of(text: str) -> str:
-    """The model's answer to the question asked, without a next "Q:" it may run on into."""
-    return re.split(r"\n\s*Q:", text, maxsplit=1)[0].strip()
-
-
 def rationale_of(reply: str) -> str:
     """The reasoning before the final "The answer is …" line."""
     parts = _ANSWER_IS.split(reply)
@@ -48,7 +49,7 @@ def rationale_of(reply: str) -> str:
 
 
 @kit.register
-class STaR(kit.Recipe[Params]):
+class STaR(WithExemplars, kit.Recipe[Params]):
     meta = kit.Meta(
         "star", "STaR (Self-Taught Reasoner)", entry=1, version="1", output="sft",
         section="self_play", inputs=frozenset({"qa"}), roles=(kit.POLICY,),
@@ -71,14 +72,6 @@ class STaR(kit.Recipe[Params]):
         "Seedbed adds a filter: a rationalization that mentions the hint is dropped, so the "
         "stored reasoning does not lean on an answer the stored prompt does not show.",
     )
-
-    @classmethod
-    def validate_prompt(cls, name: str, text: str) -> None:
-        if name == "exemplars":
-            parse_exemplars(text)
-
-    async def setup(self, run: Any) -> None:
-        self.builtin = parse_exemplars(run.prompts["exemplars"].text)
 
     def source(self, run: Any) -> Any:
         return kit.Source.per_seed("star", run.seeds)

@@ -8,8 +8,10 @@ like any prompt.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from generation.recipes.base import SeedRow
 from generation.recipes.prompts import PromptError
@@ -22,6 +24,20 @@ class Exemplar:
     question: str
     rationale: str
     answer: str
+
+
+class WithExemplars:
+    """For recipes with an `exemplars` template: checked when overridden, parsed per slice."""
+
+    builtin: list[Exemplar]
+
+    @classmethod
+    def validate_prompt(cls, name: str, text: str) -> None:
+        if name == "exemplars":
+            parse_exemplars(text)
+
+    async def setup(self, run: Any) -> None:
+        self.builtin = parse_exemplars(run.prompts["exemplars"].text)
 
 
 def parse_exemplars(text: str) -> list[Exemplar]:
@@ -54,6 +70,11 @@ def seed_exemplars(seeds: Iterable[SeedRow], skip: int | None = None) -> list[Ex
         and s.payload.get("rationale")
         and s.payload.get("answer")
     ]
+
+
+def reply_of(text: str) -> str:
+    """The model's answer to the question asked, without a next "Q:" it may run on into."""
+    return re.split(r"\n\s*Q:", text, maxsplit=1)[0].strip()
 
 
 def answer_line(answer: str) -> str:
