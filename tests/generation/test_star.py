@@ -11,7 +11,8 @@ import pytest
 from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
 from generation.recipes.prompts import PromptError
-from generation.recipes.star import STaR, rationale_of, reply_of
+from generation.recipes.star import STaR, rationale_of
+from generation.recipes.star_exemplars import reply_of
 from generation.runs.models import RunItem, RunStatus
 
 QUESTIONS = [(f"What is {i} plus {i}?", str(2 * i)) for i in range(1, 11)]
