@@ -69,5 +69,6 @@ def checked_label(sample: Sample, label: str | None) -> str | None:
         raise InvalidLabel(f"The label is longer than {MAX_LABEL} characters.")
     space = label_space(sample)
     if space and text not in space:
-        raise InvalidLabel(f"{text!r} is not in this sample's label space ({', '.join(space)}).")
+        shown = ", ".join(space[:20]) + (f", … ({len(space)} in all)" if len(space) > 20 else "")
+        raise InvalidLabel(f"{text!r} is not in this sample's label space ({shown}).")
     return text
