@@ -161,7 +161,7 @@ class SuperGen(kit.Recipe[Params]):
                 judge="label_fit", label=label, max_tokens=256,
             )  # fmt: skip
             gens.append(gen)
-            kept.append(await self.top(it, ranked, texts))
+            kept.append(await ranking.first_new(it, "texts", ranked, texts, p.keep))
         m = min(len(k) for k in kept)
         it.check(m > 0, "no_new_text", f"kept per label: {[len(k) for k in kept]}")
         it.count("cut_for_balance", sum(len(k) - m for k in kept))
@@ -189,21 +189,6 @@ class SuperGen(kit.Recipe[Params]):
                 seen.add(text.lower())
                 among.append(i)
         return among
-
-    async def top(
-        self, it: kit.Item[Params], ranked: list[ranking.Ranked], texts: list[str]
-    ) -> list[tuple[ranking.Ranked, str]]:
-        """The best k in rank order that the run has not made before (exact dedup)."""
-        out: list[tuple[ranking.Ranked, str]] = []
-        for r in ranked:
-            if len(out) == it.params.keep:
-                break
-            novelty = await it.dedup_l("texts", texts[r.index])
-            if novelty.novel:
-                out.append((r, texts[r.index]))
-            else:
-                it.count("duplicate")
-        return out
 
     def row(
         self, it: kit.Item[Params], label: str, prompt: str, gen: Gen, r: ranking.Ranked,

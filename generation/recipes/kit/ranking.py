@@ -99,6 +99,23 @@ async def _judged(
     return [Ranked(i, scores[i], JUDGE, by_index[i]) for i in order(scores, picked)]
 
 
+async def first_new(
+    it: Item[Any], pool: str, ranked: list[Ranked], texts: Sequence[str], k: int | None = None
+) -> list[tuple[Ranked, str]]:
+    """Walking down the ranking, the first `k` (all when None) texts that are new to the
+    run's DEDUP-L `pool` (they join it); the others count as `duplicate`."""
+    out: list[tuple[Ranked, str]] = []
+    for r in ranked:
+        if k is not None and len(out) == k:
+            break
+        novelty = await it.dedup_l(pool, texts[r.index])
+        if novelty.novel:
+            out.append((r, texts[r.index]))
+        else:
+            it.count("duplicate")
+    return out
+
+
 def judgement(ranked: Ranked, gen: Gen) -> list[JudgementDraft]:
     """The ranking score as a Judgement row for review (none for an unranked choice)."""
     if ranked.judged is not None:
