@@ -34,7 +34,9 @@ OWN_BANNED = ("knowledge tag", "rewritten instruction")
 _COVER = re.compile(r"^\W*(?:tag\s*)?(\d{1,2})\s*[:.)\-]\s*\**\s*(yes|no|covered|not covered)\b",
                     re.I | re.M)  # fmt: skip
 _SOLVABLE = re.compile(r"solvable\W{0,5}(yes|no)\b", re.I)
-_LABEL = re.compile(r"^\s*(?:\**\s*)?(?:rewritten|new|harder)?\s*instruction\s*\**\s*:\s*", re.I)
+_LABEL = re.compile(
+    r"^\s*\**\s*(?:rewritten|new|harder|improved|basic)?\s*instruction\s*\**\s*:\s*", re.I
+)
 
 
 class Params(RecipeParams):
@@ -66,7 +68,8 @@ class Params(RecipeParams):
 
 
 def clean_rewrite(text: str) -> str:
-    """The rewritten instruction without the wrapping a model adds (fences, a label, <<<)."""
+    """An instruction without the wrapping a model adds: fences, <<< >>>, a leading
+    "Rewritten instruction:" (or new, harder, improved, basic) label, quotes."""
     text = re.sub(r"```[^\n]*\n?", "", text).replace("<<<", "").replace(">>>", "")
     return _LABEL.sub("", text.strip()).strip().strip('"').strip()
 
