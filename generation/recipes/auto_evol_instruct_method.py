@@ -101,7 +101,7 @@ def final_instruction(answer: str) -> str | None:
         text = marker[-1] if len(marker) > 1 else None
     if text is None:
         return None
-    text = _FENCE.sub("", text).strip().strip('"').strip()
+    text = _FENCE.sub("", text).strip().strip("*").strip().strip('"').strip()
     return text or None
 
 

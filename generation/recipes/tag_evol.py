@@ -71,7 +71,7 @@ def clean_rewrite(text: str) -> str:
     """An instruction without the wrapping a model adds: fences, <<< >>>, a leading
     "Rewritten instruction:" (or new, harder, improved, basic) label, quotes."""
     text = re.sub(r"```[^\n]*\n?", "", text).replace("<<<", "").replace(">>>", "")
-    return _LABEL.sub("", text.strip()).strip().strip('"').strip()
+    return _LABEL.sub("", text.strip()).strip().strip("*").strip().strip('"').strip()
 
 
 def parse_verdict(text: str, n: int) -> tuple[list[bool], bool] | None:
@@ -150,7 +150,7 @@ class TagEvol(kit.Recipe[Params]):
                     pooled.append(canonical)
             for b in p.budgets:
                 payload = {"seed": seed.id, "tags": pooled, "budget": b}
-                await it.spawn(f"te:{seed.id}:b{b}", payload, lane="evolve", priority=b)
+                await it.spawn(f"te:{seed.id}:b{b}", payload, lane="evolve")
                 spawned += 1
         it.check(spawned > 0, "no_tags")
         return None
