@@ -12,7 +12,6 @@ the paper's self-consistency distillation.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Any
 
 from pydantic import Field
@@ -100,15 +99,13 @@ class LMSI(WithExemplars, kit.Recipe[Params]):
         key = answers.extractor(p.answer_kind)
         vote = it.vote(["" if c else t for t, c in zip(paths, cut, strict=True)], extract=key)
         it.check(vote.answer is not None, "no_answer")
-        counts = Counter(a for a in vote.answers if a is not None)
-        it.check(list(counts.values()).count(vote.count) == 1, "tied_vote")
+        it.check(not answers.tied(vote), "tied_vote")
         it.check(vote.share >= p.min_share, "low_vote_share", f"share {vote.share:.3f}")
         kept = list(dict.fromkeys(paths[i] for i in vote.indices))
         if len(kept) < vote.count:
             it.count("duplicate_path", vote.count - len(kept))
         said = answers.extract(paths[vote.indices[0]], p.answer_kind) or str(vote.answer)
-        tally = {"answer": said, "share": round(vote.share, 4), "count": vote.count}
-        return formats(it, question, shots, kept, {**tally, "of": len(paths)})
+        return formats(it, question, shots, kept, answers.vote_record(vote, said))
 
 
 def formats(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from generation.recipes.kit.answers import Kind, extract, extractor, kind_of, matches, normalise
+from generation.recipes.kit.answers import (
+    Kind,
+    extract,
+    extractor,
+    kind_of,
+    matches,
+    normalise,
+    tied,
+    vote_record,
+)
 from generation.recipes.kit.item import Item
 from generation.recipes.kit.parse import final_answer, normalise_answer
 
@@ -123,3 +132,11 @@ def test_the_kit_parse_helpers_delegate_here() -> None:
     assert final_answer("\\boxed{\\frac{1}{2}}") == "0.5"
     assert final_answer("") is None
     assert normalise_answer(" Paris. ") == "paris"
+
+
+def test_a_vote_records_its_share_and_a_tie_names_no_majority() -> None:
+    vote = Item.vote(["The answer is 4.", "4", "The answer is 5.", ""], extract=extractor())
+    assert vote_record(vote) == {"answer": "4", "share": 0.5, "count": 2, "of": 4}
+    assert vote_record(vote, "four")["answer"] == "four"
+    assert not tied(vote)
+    assert tied(Item.vote(["4", "5"], extract=extractor()))

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 from curation.seeds.kinds.qa import _last_boxed
+from generation.recipes.kit.results import Vote
 
 Kind = Literal["auto", "number", "choice", "short", "math", "list"]
 
@@ -119,6 +121,22 @@ def extractor(kind: Kind = "auto") -> Callable[[str], str | None]:
         return normalise(extract(text, kind), kind)
 
     return key
+
+
+def tied(vote: Vote) -> bool:
+    """Two answers share the top count: the vote names no majority."""
+    top = Counter(a for a in vote.answers if a is not None).most_common(2)
+    return len(top) == 2 and top[0][1] == top[1][1]
+
+
+def vote_record(vote: Vote, answer: str | None = None) -> dict[str, Any]:
+    """What a sample keeps of a vote (extra["vote"]): the answer as written, share, count, of."""
+    return {
+        "answer": answer if answer is not None else vote.answer,
+        "share": round(vote.share, 4),
+        "count": vote.count,
+        "of": len(vote.answers),
+    }
 
 
 def kind_of(value: str) -> Kind:
