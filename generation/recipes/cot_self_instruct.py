@@ -86,7 +86,9 @@ class CoTSelfInstruct(kit.Recipe[Params]):
     )
 
     async def setup(self, run: Any) -> None:
-        run.rouge_pool("prompts", run.params.novelty_threshold, [seed_prompt(s) for s in run.seeds])
+        # The templates' placeholders too: a small model may hand them back as its prompt.
+        known = [seed_prompt(s) for s in run.seeds] + ["the new problem", "the new prompt"]
+        run.rouge_pool("prompts", run.params.novelty_threshold, known)
 
     def source(self, run: Any) -> Any:
         return kit.Source.numbered("csi")

@@ -17,23 +17,48 @@ from generation.recipes.kit import answers
 
 STATE_KEY = "cot_self_instruct"
 POOL_LIMIT = 5000  # the most recent prompts' scores kept: the percentile is over these
+_LABELS = {"question": "question|problem", "prompt": "prompt|instruction|task"}
 
 
 def tagged(text: str, tag: str) -> tuple[str, str]:
-    """(the reasoning before the block, the last <tag>…</tag> block); an unclosed one counts."""
+    """(the reasoning before the block, the last <tag>…</tag> block); an unclosed one counts.
+
+    Small models often write "New question: …" (or "**Prompt:** …") instead of the tags: a
+    line labelled with the tag's name counts too, up to the next labelled line or \\boxed.
+    """
     opened = list(re.finditer(rf"<{tag}>", text, re.IGNORECASE))
     if not opened:
-        return text.strip(), ""
+        return _labelled(text, tag)
     start = opened[-1].end()
     end = re.search(rf"</{tag}>|<(?!/)\w+>", text[start:], re.IGNORECASE)
     body = text[start : start + end.start()] if end else text[start:]
     return text[: opened[-1].start()].strip(), body.strip()
 
 
+def _labelled(text: str, tag: str) -> tuple[str, str]:
+    names = _LABELS.get(tag, tag)
+    label = re.compile(rf"^[\s*#_]*(?:new\s+|final\s+)?(?:{names})[\s*_]*:[\s*_]*", re.I | re.M)
+    found = list(label.finditer(text))
+    if not found:
+        return text.strip(), ""
+    start = found[-1].end()
+    end = re.search(r"^[\s*#_]*(?:new\s+|final\s+)?\w+[\s*_]*:|\\boxed", text[start:], re.I | re.M)
+    body = text[start : start + end.start()] if end else text[start:]
+    return text[: found[-1].start()].strip(), body.strip()
+
+
 def new_question(text: str) -> tuple[str, str, str | None]:
-    """(plan, question, final answer) from a verifiable-task generation."""
+    """(plan, question, final answer) from a verifiable-task generation.
+
+    The answer is the \\boxed{} of the <answer> block, else that block's text, else the last
+    \\boxed{} after the question.
+    """
     plan, question = tagged(text, "question")
     _, block = tagged(text, "answer")
+    if not block and question:
+        block = text[text.rfind(question) + len(question) :]
+        answer = answers.last_boxed(block)
+        return plan, question, answer.strip() or None if answer is not None else None
     answer = answers.last_boxed(block) if block else None
     answer = (answer if answer is not None else block).strip()
     return plan, question, answer or None

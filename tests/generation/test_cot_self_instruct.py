@@ -186,6 +186,28 @@ def test_the_new_question_and_its_boxed_answer_are_read_from_their_tags() -> Non
     )
 
 
+def test_a_question_labelled_in_prose_instead_of_tags_is_read_too() -> None:
+    text = "The seeds are sums.\n**New question:** What is 4 + 5?\n**Answer:** \\boxed{9}"
+    assert new_question(text) == ("The seeds are sums.", "What is 4 + 5?", "9")
+    assert new_question("Plan.\nProblem: What is 4+5?\n\\boxed{9}")[1:] == ("What is 4+5?", "9")
+    assert new_question("Plan.\nQuestion: What is 4 + 5?\nFinal answer: 9")[1:] == (
+        "What is 4 + 5?",
+        "9",
+    )
+    assert tagged("Plan: travel.\nNew prompt: Plan a trip to Rome.", "prompt")[1] == (
+        "Plan a trip to Rome."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prompt_that_hands_back_the_templates_placeholder_is_a_copy(
+    bench: Any, fake_llm: Any
+) -> None:
+    fake_llm.script(r"You write new prompts", "<prompt>\nthe new prompt\n</prompt>")
+    run = bench.start("cot_self_instruct", 1, params={"task_type": "general"}, futility_limit=2)
+    assert run.produced == 0 and set(run.filtered) == {"copies_seed_or_prompt"}
+
+
 def test_the_pool_holds_one_score_per_item_and_is_replaced_not_changed() -> None:
     state: dict[str, Any] = {}
     assert admit(state, "csi:0", 3.0) == [3.0]
