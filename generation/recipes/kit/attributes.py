@@ -147,7 +147,9 @@ async def sample(it: Any, attributes: Sequence[Attribute]) -> dict[str, str]:
         combination = draw(attributes, random.Random(f"{salt}:{it.key}:attributes"))
     # Wrapped, so that no attribute name can read as a journaled seed reference.
     (kept,) = await it.sample([{"attributes": combination}], 1)
-    return dict(kept["attributes"])
+    # In the attributes' order: a journal read back from the database may have lost it.
+    order = {a.name: i for i, a in enumerate(attributes)}
+    return dict(sorted(kept["attributes"].items(), key=lambda kv: order.get(kv[0], len(order))))
 
 
 def describe(combination: Mapping[str, str]) -> str:
