@@ -73,7 +73,8 @@ def seed_exemplars(seeds: Iterable[SeedRow], skip: int | None = None) -> list[Ex
 
 
 def reply_of(text: str) -> str:
-    """The model's answer to the question asked, without a next "Q:" it may run on into."""
+    """The model's answer to the question asked: no "A:" it may echo, no next "Q:" after it."""
+    text = re.sub(r"^\s*A:\s*", "", text)
     return re.split(r"\n\s*Q:", text, maxsplit=1)[0].strip()
 
 

@@ -126,6 +126,7 @@ def test_a_rationalization_that_mentions_the_hint_is_dropped(bench: Any, fake_ll
 
 def test_the_reply_stops_at_a_run_on_question_and_the_rationale_precedes_the_answer() -> None:
     assert reply_of("It is 4.\nThe answer is 4.\n\nQ: next?\nA: 5") == "It is 4.\nThe answer is 4."
+    assert reply_of("A: It is 4.\nThe answer is 4.") == "It is 4.\nThe answer is 4."
     assert rationale_of("2 + 2 = 4.\nThe answer is 4.") == "2 + 2 = 4."
     assert rationale_of("\\boxed{4}") == "\\boxed{4}"
 
