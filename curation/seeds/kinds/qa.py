@@ -70,13 +70,13 @@ def final_answer(text: str) -> tuple[str, bool]:
     marks = _GSM8K.findall(text)
     if marks:
         return marks[-1], True
-    boxed = _last_boxed(text)
+    boxed = last_boxed(text)
     if boxed is not None:
         return boxed, True
     return text, False
 
 
-def _last_boxed(text: str) -> str | None:
+def last_boxed(text: str) -> str | None:
     start = text.rfind(_BOXED)
     if start < 0:
         return None

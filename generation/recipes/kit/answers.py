@@ -21,7 +21,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Literal
 
-from curation.seeds.kinds.qa import _last_boxed
+from curation.seeds.kinds.qa import last_boxed
 from generation.recipes.kit.results import Vote
 
 Kind = Literal["auto", "number", "choice", "short", "math", "list"]
@@ -222,7 +222,7 @@ def _said(text: str) -> str | None:
 
 def last_boxed(text: str) -> str | None:
     """The content of the last \\boxed{…} (braces nested to any depth), or None."""
-    return _last_boxed(text)  # the seed importer's reader: one brace matcher for both
+    return last_boxed(text)  # the seed importer's reader: one brace matcher for both
 
 
 def _unwrap(value: str) -> str:

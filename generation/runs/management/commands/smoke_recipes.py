@@ -24,12 +24,18 @@ from generation.runs.models import TERMINAL_STATUSES, Run, RunStatus
 
 # The demo's seed sets, most specific first: a recipe takes the first that it can read.
 SEED_SETS = ["Demo QA", "Demo sentiment", "Demo events", "Demo documents", "Demo seeds"]
-# Smaller than the paper's constants where those make one item take minutes on a 0.5B CPU
-# model (32 or 16 samples per question). Printed with the outcome.
+# Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
+# samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
+# or looser here, and printed with the outcome.
 SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "lmsi": {"m": 4},
     "cot_self_instruct": {"k": 4},
-}
+    "i_sheep": {"quality_above": 5, "following_above": 5},
+    # EvolKit's defaults make ~150 calls before the first sample.
+    "auto_evol_instruct": {
+        "optimize_steps": 1, "mini_batch": 2, "evolve_steps": 1, "n_methods": 2, "dev_size": 2
+    },
+}  # fmt: skip
 
 
 class Command(BaseCommand):
