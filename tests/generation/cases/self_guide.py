@@ -1,21 +1,12 @@
-"""SELF-GUIDE: three labelled sentiment examples; distinct new inputs, a label for each (four
+"""SELF-GUIDE: SuperGen's labelled sentiment examples; distinct new inputs, a label for each (four
 inputs per item, answered one by one, so short slices cut items mid-way)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.generation.cases import Case, counter, words
-
-SEEDS = "\n".join(
-    json.dumps({"text": text, "label": label})
-    for text, label in [
-        ("The soup arrived hot and the staff remembered my name.", "positive"),
-        ("Battery died after two days and support never answered.", "negative"),
-        ("A gentle, funny film with a soundtrack I keep humming.", "positive"),
-    ]
-).encode()
+from tests.generation.cases.supergen import SEEDS  # four labelled sentiment examples
 
 
 def script(fake: Any) -> None:
