@@ -41,19 +41,58 @@ def card_ids(html: str) -> list[str]:
     return [part.split('"', 1)[0] for part in html.split('id="recipe-')[1:]]
 
 
+# Every recipe we ship, with its METHODS.md entry and seed-list section (METHODS.md §1).
+SHIPPED = {
+    "star": (1, "self_play"),
+    "lmsi": (2, "self_play"),
+    "i_sheep": (6, "self_play"),
+    "supergen": (7, "distillation"),
+    "zerogen": (8, "distillation"),
+    "symbolic_kd": (9, "distillation"),
+    "orca2": (10, "distillation"),
+    "evol_instruct": (11, "evolution"),
+    "auto_evol_instruct": (12, "evolution"),
+    "tag_evol": (13, "evolution"),
+    "constitutional_ai": (18, "preference"),
+    "self_rewarding": (19, "preference"),
+    "self_instruct": (24, "other"),
+    "self_guide": (25, "other"),
+    "codeclm": (26, "other"),
+    "cot_self_instruct": (27, "other"),
+    "datagen": (28, "other"),
+}
+
+
+def expected(output: str = "", need: str = "", *, by_section: bool = True) -> list[str]:
+    """The recipe ids a filter keeps, read from the recipes' Meta (not from describe())."""
+    kept = []
+    for r in all_recipes():
+        codes = {n.code for n in r.meta.needs}
+        if output and output not in r.meta.output.split("+"):
+            continue
+        if (need == "none" and codes) or (need not in ("", "none") and need not in codes):
+            continue
+        kept.append(r.meta)
+    order = list(SECTIONS)
+    key = (lambda m: (order.index(m.section), m.entry)) if by_section else (lambda m: m.entry)
+    return [m.id for m in sorted(kept, key=key)]
+
+
+def test_every_shipped_recipe_is_registered_under_its_methods_entry_and_section() -> None:
+    registered = {r.meta.id: (r.meta.entry, r.meta.section) for r in all_recipes()}
+    assert registered == SHIPPED
+
+
 def test_the_catalogue_groups_recipes_by_section_in_the_seed_lists_order(cast: Cast) -> None:
     html = runs_page(cast)
     sections = section_ids(html)
-    assert sections == [s for s in SECTIONS if s in {"evolution", "preference", "other"}]
-    assert SECTIONS["preference"] in html
-    assert SECTIONS["self_play"] not in html  # empty sections are hidden
-    assert "4 of 60 entries" in html
-    assert card_ids(html) == [
-        "evol_instruct",
-        "constitutional_ai",
-        "self_rewarding",
-        "self_instruct",
-    ]
+    assert sections == [s for s in SECTIONS if s in {sec for _, sec in SHIPPED.values()}]
+    assert sections[:3] == ["self_play", "distillation", "evolution"]
+    assert SECTIONS["distillation"] in html
+    assert SECTIONS["tools"] not in html  # empty sections are hidden
+    assert f"{len(SHIPPED)} of 60 entries" in html
+    assert card_ids(html) == expected()
+    assert card_ids(html)[:3] == ["star", "lmsi", "i_sheep"]
 
 
 def test_each_card_shows_entry_inputs_roles_needs_deviations_and_a_new_run_link(
@@ -78,16 +117,21 @@ def test_viewers_see_the_catalogue_without_new_run_links(cast: Cast) -> None:
 
 def test_the_catalogue_filters_by_output_kind(cast: Cast) -> None:
     html = runs_page(cast, query="?output=preference")
-    assert sorted(card_ids(html)) == ["constitutional_ai", "self_rewarding"]
-    assert section_ids(html) == ["preference"]
-    assert "2 of 4 recipes match" in html and "4 of 60 entries" in html
+    shown = card_ids(html)
+    assert shown == expected("preference")
+    assert {"constitutional_ai", "self_rewarding"} <= set(shown) and "star" not in shown
+    assert section_ids(html)[-1] == "preference" or "other" in section_ids(html)
+    assert f"{len(shown)} of {len(SHIPPED)} recipes match" in html
     assert '<option value="preference" selected>' in html
+    assert card_ids(runs_page(cast, query="?output=classification")) == expected("classification")
+    assert "supergen" in expected("classification")
 
 
 def test_the_catalogue_filters_by_need(cast: Cast) -> None:
-    assert card_ids(runs_page(cast, query="?need=LP")) == ["constitutional_ai"]
-    assert card_ids(runs_page(cast, query="?need=N")) == ["self_rewarding"]
-    assert card_ids(runs_page(cast, query="?need=none")) == ["evol_instruct", "self_instruct"]
+    for need in ("LP", "N", "PLP", "MM", "none"):
+        assert card_ids(runs_page(cast, query=f"?need={need}")) == expected(need=need), need
+    assert "constitutional_ai" in expected(need="LP") and "lmsi" in expected(need="N")
+    assert "self_instruct" in expected(need="none") and "i_sheep" in expected(need="PLP")
 
 
 def test_filters_that_match_nothing_say_so(cast: Cast) -> None:
@@ -104,28 +148,34 @@ def test_the_catalogue_filter_is_a_plain_form_that_htmx_narrows_to_a_fragment(
     assert 'method="get"' in form and 'hx-get="' in form and 'hx-target="#catalogue"' in form
     fragment = runs_page(cast, query="?need=LP", HTTP_HX_REQUEST="true")
     assert fragment.lstrip().startswith('<div id="catalogue">')
-    assert card_ids(fragment) == ["constitutional_ai"] and "<table" not in fragment
+    assert card_ids(fragment) == expected(need="LP") and "<table" not in fragment
 
 
-def test_the_api_filters_recipes_by_output_and_need(cast: Cast, api_client_for: Any) -> None:
+def test_the_api_lists_every_recipe_and_filters_by_output_and_need(
+    cast: Cast, api_client_for: Any
+) -> None:
     client = api_client_for(cast.viewer)
 
     def ids(query: str) -> list[str]:
         return [r["id"] for r in client.get(f"/api/v1/recipes{query}").json()]
 
-    assert len(ids("")) == 4
-    assert ids("?output=preference") == ["constitutional_ai", "self_rewarding"]
-    assert ids("?output=sft&need=LP") == ["constitutional_ai"]
-    assert ids("?need=lp") == ["constitutional_ai"]
-    assert ids("?need=none") == ["evol_instruct", "self_instruct"]
+    assert ids("") == expected(by_section=False) and len(ids("")) == len(SHIPPED)
+    assert ids("?output=preference") == expected("preference", by_section=False)
+    assert ids("?output=sft&need=LP") == expected("sft", "LP", by_section=False)
+    assert ids("?need=lp") == expected(need="LP", by_section=False)
+    assert ids("?need=none") == expected(need="none", by_section=False)
     assert ids("?output=conversation") == []
-    recipe = client.get("/api/v1/recipes?need=N").json()[0]
-    assert recipe["section"] == "preference" and recipe["section_title"] == SECTIONS["preference"]
-    assert recipe["inputs"] and recipe["roles"] and recipe["needs"][0]["code"] == "N"
+    for recipe in client.get("/api/v1/recipes").json():
+        entry, section = SHIPPED[recipe["id"]]
+        assert recipe["methods_entry"] == entry and recipe["section"] == section
+        assert recipe["section_title"] == SECTIONS[section]
+        assert recipe["inputs"] and recipe["roles"] and recipe["deviations"], recipe["id"]
+        for need in recipe["needs"]:
+            assert {"code", "why", "fallback", "role"} <= set(need)
 
 
 def sixty_recipes() -> list[Any]:
-    """60 catalogue entries, made from the registered four (not registered themselves)."""
+    """60 catalogue entries, made from the registered recipes (not registered themselves)."""
     bases = all_recipes()
     sections = list(SECTIONS)
     outputs = ["sft", "preference", "classification", "conversation", "sft+preference"]
