@@ -74,11 +74,20 @@ def label_space(seeds: list[SeedRow]) -> list[str]:
     return [label for label in labels if label]
 
 
+def without_echo(text: str, prompt: str) -> str:
+    """The text without a leading copy of the prompt's end (small models often repeat it)."""
+    words = prompt.split()
+    low = text.lower()
+    for i in range(len(words)):
+        tail = " ".join(words[i:])
+        if low.startswith(tail.lower()):
+            return text[len(tail) :]
+    return text
+
+
 def continuation(text: str, prompt: str) -> str:
     """The generated text alone: one line, without an echoed prompt or wrapping quotes."""
-    text, echo = " ".join(text.split()), " ".join(prompt.split())
-    if echo and text.lower().startswith(echo.lower()):
-        text = text[len(echo) :]
+    text = without_echo(" ".join(text.split()), prompt)
     return text.strip().strip("\"'“”").strip()
 
 

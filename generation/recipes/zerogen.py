@@ -19,7 +19,7 @@ from generation.recipes import kit
 from generation.recipes.base import RecipeParams, Step
 from generation.recipes.kit import fmt, ranking
 from generation.recipes.kit.results import Gen
-from generation.recipes.supergen import EXACT, label_space
+from generation.recipes.supergen import EXACT, label_space, without_echo
 from generation.recipes.zerogen_diversity import self_bleu
 
 TASK = 'The movie review in {{label}} sentiment for movie "{{context}}" is: "'
@@ -77,10 +77,11 @@ def first_line(text: str) -> str:
     return line.strip().strip(_WRAP).strip().rstrip(".").strip()
 
 
-def text_of(reply: str, truncated: bool) -> str | None:
+def text_of(reply: str, truncated: bool, prompt: str = "") -> str | None:
     """The reference's cut: up to the closing quote, else the first line, else the last full
-    sentence. A cut-off reply with none of them has no end (None)."""
-    text = reply.strip().lstrip(_WRAP).strip()
+    sentence. A cut-off reply with none of them has no end (None). An echo of the end of the
+    prompt is cut first."""
+    text = without_echo(reply.strip(), prompt).strip().lstrip(_WRAP).strip()
     if _CLOSE.search(text):
         return _CLOSE.split(text, maxsplit=1)[0].strip()
     if "\n" in text:
@@ -154,7 +155,7 @@ class ZeroGen(kit.Recipe[Params]):
             gens.append(
                 await it.gen("generate" if chat else "generate_plain", task=q, n=p.samples, **ask)
             )
-            kept.append(await self.texts(it, gens[-1], context))
+            kept.append(await self.texts(it, gens[-1], context, q))
         it.check(any(kept), "no_usable_text")
         diversity = self_bleu([t for k in kept for _, t in k])
         rows = []
@@ -186,14 +187,14 @@ class ZeroGen(kit.Recipe[Params]):
         return context
 
     async def texts(
-        self, it: kit.Item[Params], gen: Gen, context: str
+        self, it: kit.Item[Params], gen: Gen, context: str, prompt: str
     ) -> list[tuple[ranking.Ranked, str]]:
         """The usable, new texts of one label's batch (the top k of them with rank)."""
         p = it.params
         texts: list[str] = []
         among: list[int] = []
         for i, reply in enumerate(gen.texts):
-            text = text_of(reply, gen.finish_reasons[i] == "length")
+            text = text_of(reply, gen.finish_reasons[i] == "length", prompt)
             words = len(text.split()) if text else 0
             reason = (
                 "no_end" if text is None

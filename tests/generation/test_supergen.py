@@ -200,3 +200,5 @@ def test_the_continuation_loses_an_echoed_prompt_and_wrapping_quotes() -> None:
         'Reviews Rating: 5.0 "Great  food,\nkind staff."', "Reviews Rating: 5.0"
     ) == ("Great food, kind staff.")
     assert continuation("  “Lovely.”  ", "Rating: 5.0") == "Lovely."
+    assert continuation("Rating: 5.0 Lovely staff.", "Reviews Rating: 5.0") == "Lovely staff."
+    assert continuation("The food was great.", "Reviews Rating: 5.0") == "The food was great."

@@ -156,6 +156,9 @@ def test_a_text_is_cut_at_its_closing_quote_line_or_last_sentence() -> None:
     assert text_of("One sentence. Half a sen", True) == "One sentence."
     assert text_of("no end at all", True) is None
     assert text_of("complete without a stop", False) == "complete without a stop"
+    prompt = 'The movie review in positive sentiment for movie "Up" is: "'
+    assert text_of(prompt + 'A warm, funny ride." Then', False, prompt) == "A warm, funny ride."
+    assert text_of('for movie "Up" is: "Lovely." x', False, prompt) == "Lovely."
 
 
 def test_the_task_template_takes_label_and_context_as_data() -> None:
