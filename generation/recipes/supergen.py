@@ -56,6 +56,11 @@ class Params(RecipeParams):
     no_logprobs: Literal["judge", "keep"] = Field(
         "judge", description="When the endpoint returns no logprobs: judge, or keep unranked."
     )
+    openings: list[str] = Field(
+        default_factory=list,
+        description="Words a text starts with, one drawn per item (the reference's SST-2 "
+        'list: "The movie", "The film", …); empty: none.',
+    )
     first_sentences: list[str] = Field(
         default_factory=list,
         description="Pair tasks: the corpus of first sentences (empty: the seeds' texts).",
@@ -91,6 +96,13 @@ def continuation(text: str, prompt: str) -> str:
     return text.strip().strip("\"'“”").strip()
 
 
+def opened(text: str, opening: str) -> str:
+    """The text with its opening words (the model continues after them, or repeats them)."""
+    if not opening or not text or text.lower().startswith(opening.lower()):
+        return text
+    return f"{opening} {text}"
+
+
 @kit.register
 class SuperGen(kit.Recipe[Params]):
     meta = kit.Meta(
@@ -108,6 +120,7 @@ class SuperGen(kit.Recipe[Params]):
     )  # fmt: skip
     steps = (
         Step("SAMPLE", "first_sentence", "Pair tasks: a first sentence from the corpus."),
+        Step("SAMPLE", "opening", "Optionally, the words the texts start with."),
         Step("GEN", "generate", "n continuations per label, temperature 0.2, presence penalty."),
         Step("CHECK", "length", "Cut-off (max tokens), short and repeated texts drop."),
         Step("JUDGE", "mean_logprob", "Score each by mean token logprob (judge if none)."),
@@ -156,14 +169,19 @@ class SuperGen(kit.Recipe[Params]):
         if self.pair:
             (first,) = await it.sample(self.corpus, 1)
             text_a = first.payload["text"] if isinstance(first, SeedRow) else str(first)
-        prompts = [self.prompt_for(it, label, text_a) for label in self.labels]
+        opening = ""
+        if p.openings:
+            (opening,) = await it.sample(p.openings, 1)
+        prompts = [
+            f"{self.prompt_for(it, label, text_a)} {opening}".strip() for label in self.labels
+        ]
         ask: dict[str, Any] = {"temperature": p.temperature, "max_tokens": p.max_tokens}
         ask |= {"presence_penalty": p.presence_penalty, "logprobs": p.ranking == "logprobs"}
         gens: list[Gen] = []
         kept: list[list[tuple[ranking.Ranked, str]]] = []
         for label, prompt in zip(self.labels, prompts, strict=True):  # one label at a time
             gen = await it.gen("generate", prompt=prompt, n=p.generations, **ask)
-            texts = [continuation(t, prompt) for t in gen.texts]
+            texts = [opened(continuation(t, prompt), opening) for t in gen.texts]
             among = self.candidates(it, gen, texts, text_a)
             ranked = await ranking.rank(
                 it, gen, among=among, method=p.ranking, fallback=p.no_logprobs,

@@ -195,6 +195,20 @@ def test_pair_tasks_continue_a_first_sentence_and_unknown_labels_get_a_generic_p
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_opening_is_drawn_per_item_and_starts_every_text(bench: Any, fake_llm: Any) -> None:
+    fake_llm.script(r"Rating: 5\.0 The film", batches("lovely"))
+    fake_llm.script(
+        r"Rating: 1\.0 The film", lambda body: ["The film was a chore to sit through."] * 2
+    )
+    params = {"generations": 2, "keep": 1, "openings": ["The film"]}
+    run = bench.start("supergen", 2, seed_set=labelled(bench, SENTIMENT), params=params)
+    assert run.status == RunStatus.COMPLETED, run.last_error
+    texts = dict(Sample.objects.filter(run=run).values_list("label", "extra__text"))
+    assert texts["positive"].startswith("The film Choice ")  # continued after the opening
+    assert texts["negative"] == "The film was a chore to sit through."  # repeated it
+
+
 def test_the_continuation_loses_an_echoed_prompt_and_wrapping_quotes() -> None:
     assert continuation(
         'Reviews Rating: 5.0 "Great  food,\nkind staff."', "Reviews Rating: 5.0"
