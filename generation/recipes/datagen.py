@@ -92,6 +92,8 @@ class DataGen(kit.Recipe[Params]):
         needs=(kit.Need("SBX", "DataGen runs model-written code to check math labels",
                         "not used yet: an AST arithmetic evaluator checks the model's "
                         "calculation instead"),
+               kit.Need("EMB", "DEDUP-E within and between items",
+                        "met by Seedbed's local embedder; ROUGE-L if it cannot load"),
                kit.Need("RET", "retrieval to verify factual claims",
                         "BM25 over the seed set's document seeds (none: no fact check)",
                         role="judge")),

@@ -188,11 +188,12 @@ def check_needs(
             )
 
 
-# Needs an endpoint can lack, and the capability "Test connection" records for each.
+# Needs an endpoint can lack, and the capability "Test connection" records for each. EMB is
+# not among them: DEDUP-E embeds with Seedbed's own embedder (kit/pools.py, local MiniLM),
+# never with the recipe's endpoints, so no endpoint can lack it.
 NEED_CAPABILITY = {
     "LP": "logprobs",
     "PLP": "prompt_logprobs",
-    "EMB": "embeddings",
     "TOOLS": "tools",
 }
 

@@ -11,6 +11,7 @@ from django.test import Client
 from curation.projects import services
 from curation.projects.models import AuditEvent, ModelEndpoint
 from curation.seeds.services import import_seed_set
+from generation.runs import services as run_services
 from generation.runs.models import Run
 from tests.cast import Cast
 
@@ -195,3 +196,22 @@ def test_the_run_form_does_not_warn_when_no_endpoint_lacks_a_need(
     services.test_endpoint(endpoint, cast.owner)
     html = page_client(cast).get(f"/projects/{cast.project.pk}/runs/new/?recipe=constitutional_ai")
     assert 'id="need-LP"' not in html.content.decode()
+
+
+def test_an_endpoint_without_embeddings_still_runs_recipes_that_need_emb(
+    cast: Cast, fake_llm: Any
+) -> None:
+    """DEDUP-E embeds with Seedbed's own embedder, so EMB never depends on the endpoint."""
+    fake_llm.disable("embeddings")
+    endpoint = endpoint_on(cast, fake_llm)
+    services.test_endpoint(endpoint, cast.owner)
+    endpoint.refresh_from_db()
+    assert endpoint.capabilities["embeddings"] is False
+    html = page_client(cast).get(f"/projects/{cast.project.pk}/runs/new/?recipe=datagen")
+    assert "EMB" in html.content.decode() and 'id="need-EMB"' not in html.content.decode()
+    seeds = import_seed_set(cast.owner, cast.project, name="Prompts", data=SEEDS)
+    run = run_services.start_run(
+        cast.owner, cast.project, recipe_id="datagen", endpoint=endpoint, seed_set=seeds,
+        target_count=1,
+    )  # fmt: skip
+    assert run.pk

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Literal
 
+# The seed importer's \boxed{…} reader (braces nested to any depth): one matcher for both.
 from curation.seeds.kinds.qa import last_boxed
 from generation.recipes.kit.results import Vote
 
@@ -218,11 +219,6 @@ def _said(text: str) -> str | None:
             answer = answer[: end.start()] if end else answer
             return answer.strip().strip("*").strip() or None
     return None
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last \\boxed{…} (braces nested to any depth), or None."""
-    return last_boxed(text)  # the seed importer's reader: one brace matcher for both
 
 
 def _unwrap(value: str) -> str:
