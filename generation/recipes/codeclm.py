@@ -149,5 +149,5 @@ class CodecLM(kit.Recipe[Params]):
             verdicts = [fmt.judgement("strong", judged[0]), fmt.judgement("target", judged[1])]
             return fmt.sft(instruction, strong.text.strip(), step=f"self_rubrics:r{r}",
                            prompt_version=harder.version, extra=extra, judge_score=s,
-                           judgements=verdicts)  # fmt: skip
+                           judgements=verdicts, role="strong")  # fmt: skip
         raise kit.Drop("no_score_gap", f"gaps {[h['gap'] for h in history]} < {p.gap}")

@@ -117,4 +117,4 @@ class Orca2(kit.Recipe[Params]):
         if gold is not None:
             extra |= {"gold": gold, "answer": said, "correct": correct}
         return fmt.sft(prompt, reply, system=p.generic_system_prompt.strip() or None,
-                       step=f"teacher:{strategy}", extra=extra)  # fmt: skip
+                       step=f"teacher:{strategy}", extra=extra, role="teacher")  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +61,10 @@ class Queue:
         return len(self._heap)
 
 
-def to_drafts(item: Item[Any], out: Out, model: str) -> list[SampleDraft]:
-    """The kit's FMT: pieces → drafts with lineage, seeds, tokens split without loss."""
+def to_drafts(item: Item[Any], out: Out, model_for: Callable[[str], str]) -> list[SampleDraft]:
+    """The kit's FMT: pieces → drafts with lineage, seeds, tokens split without loss.
+
+    A sample's model is that of the role that wrote it (`Piece.role`, default policy)."""
     pieces = [] if out is None else [out] if isinstance(out, Piece) else list(out)
     suffixes = [p.suffix for p in pieces]
     if len(set(suffixes)) != len(suffixes):
@@ -88,7 +90,7 @@ def to_drafts(item: Item[Any], out: Out, model: str) -> list[SampleDraft]:
                 tools=p.tools,
                 step=p.step or str(last.get("template", "")),
                 prompt_version=p.prompt_version or str(last.get("version", "")),
-                model=model,
+                model=model_for(p.role or "policy"),
                 seed_ids=list(item.seed_ids),
                 parent_key=p.parent_key,
                 extra={**p.extra, "lineage": lineage},
@@ -124,7 +126,7 @@ async def run_item(driver: Any, item: Item[Any]) -> Finished:
             checkpoint=item.journal,
         )
     driver.note_success()
-    drafts = to_drafts(item, out, driver.model_for("policy"))
+    drafts = to_drafts(item, out, driver.model_for)
     reason = "" if drafts else "spawned" if item.spawns else "nothing"
     outcome = Outcome.PRODUCED if drafts or item.spawns else Outcome.FILTERED
     return Finished(

@@ -99,6 +99,7 @@ def test_strong_nine_against_target_four_keeps_the_strong_answer_with_its_metada
     calls = sample.extra["lineage"]["calls"]
     answered = {(c["role"], c["model"]) for c in calls if c["template"] == "respond"}
     assert answered == {("strong", "strong-model"), ("policy", "fake-model")}
+    assert sample.model == "strong-model"  # the kept response is the strong LLM's
 
 
 @pytest.mark.django_db(transaction=True)

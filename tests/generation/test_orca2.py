@@ -108,6 +108,7 @@ def test_auto_picks_by_rule_and_the_teacher_role_has_its_own_endpoint(
     strategies = {s.extra["gold"]: s.extra["metadata"]["strategy"] for s in run.samples.all()}
     assert strategies == {"48": "step_by_step", "Paris": "recall_then_generate"}
     assert {r["model"] for r in fake_llm.requests} == {"big-teacher"}
+    assert {s.model for s in run.samples.all()} == {"big-teacher"}  # who wrote it
     assert run.endpoints["teacher"] == big.pk and run.endpoints["policy"] == bench.endpoint.pk
 
 

@@ -26,6 +26,7 @@ class Piece:
     step: str = ""
     prompt_version: str = ""  # the template that made it; default: the item's last one
     parent_key: str | None = None  # work key of the parent sample (lineage across items)
+    role: str = ""  # the role whose model wrote it (Sample.model); default policy
     judge_score: float | None = None
     judgements: list[JudgementDraft] = field(default_factory=list)
 
