@@ -20,7 +20,7 @@ from generation.recipes.base import RecipeParams, Step
 from generation.recipes.kit import fmt, ranking
 from generation.recipes.kit.results import Gen
 from generation.recipes.supergen import EXACT, label_space, without_echo
-from generation.recipes.zerogen_diversity import self_bleu
+from generation.recipes.zerogen_diversity import LIMIT, run_self_bleu, self_bleu
 
 TASK = 'The movie review in {{label}} sentiment for movie "{{context}}" is: "'
 _PLACEHOLDER = re.compile(r"\{\{\s*(label|context)\s*\}\}")
@@ -131,6 +131,14 @@ class ZeroGen(kit.Recipe[Params]):
         "logprobs the texts stay unranked and are counted.",
         "Training the tiny task model on the rows is downstream.",
     )
+
+    @classmethod
+    def report(cls, run: Any) -> dict[str, Any]:
+        value = run_self_bleu(run.pk)
+        return {
+            "self_bleu": round(value, 4) if value is not None else None,
+            "self_bleu_of": f"BLEU-4 of each text against the others, {LIMIT} texts at most",
+        }
 
     async def setup(self, run: Any) -> None:
         self.labels = list(dict.fromkeys(run.params.labels)) or label_space(run.seeds)

@@ -15,7 +15,7 @@ from curation.seeds.models import SeedSet
 from generation.recipes.registry import UnknownRecipe, describe_all, get_recipe, prompts_for
 from generation.runs import services
 from generation.runs.models import Run, RunItem
-from generation.runs.presenters import matches, run_summaries, run_summary
+from generation.runs.presenters import matches, recipe_report, run_summaries, run_summary
 from generation.runs.schemas import (
     BudgetIn,
     JudgeIn,
@@ -146,6 +146,12 @@ def list_runs(request: HttpRequest, project_id: int) -> list[dict[str, Any]]:
 @router.get("/runs/{run_id}", response=RunOut, tags=["runs"])
 def get_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return run_summary(_run(request, run_id))
+
+
+@router.get("/runs/{run_id}/report", response=dict[str, Any], tags=["runs"])
+def run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """Run-level figures its recipe defines, e.g. ZeroGen's Self-BLEU ({} for most)."""
+    return recipe_report(_run(request, run_id))
 
 
 @router.get("/runs/{run_id}/items", response=RunItemPage, tags=["runs"])

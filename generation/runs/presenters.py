@@ -17,7 +17,7 @@ from django.db.models.functions import RowNumber
 
 from curation.projects.models import ModelEndpoint
 from generation.recipes.kit.recipe import SECTIONS, Recipe
-from generation.recipes.registry import all_recipes
+from generation.recipes.registry import UnknownRecipe, all_recipes, get_recipe
 from generation.runs.models import Run, RunItem, RunStatus
 from generation.runs.roles import run_mapping
 
@@ -42,6 +42,15 @@ NEED_LABELS = {
     "FT": "fine-tuning",
 }
 NO_NEEDS = "none"  # ?need=none: recipes that need nothing beyond chat completion
+
+
+def recipe_report(run: Run) -> dict[str, Any]:
+    """The recipe's run-level figures ({} when its version is gone or it defines none)."""
+    try:
+        recipe = get_recipe(run.recipe_id, run.recipe_version)
+    except UnknownRecipe:
+        return {}
+    return type(recipe).report(run)
 
 
 def run_summary(run: Run, endpoints: dict[int, ModelEndpoint] | None = None) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
 from generation.runs import services
 from generation.runs.forms import PromptForm, RunForm
 from generation.runs.models import TERMINAL_STATUSES, Run
-from generation.runs.presenters import catalogue, need_warnings, reason_groups, run_summary
+from generation.runs.presenters import (
+    catalogue,
+    need_warnings,
+    reason_groups,
+    recipe_report,
+    run_summary,
+)
 
 
 @login_required
@@ -105,6 +111,7 @@ def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
     }
     if not request.htmx:  # the examples sit outside the polled fragment
         ctx["reasons"] = reason_groups(run)
+        ctx["report"] = recipe_report(run)
     return render(request, template, ctx)
 
 

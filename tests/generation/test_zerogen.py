@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
@@ -15,6 +16,7 @@ from generation.recipes.zerogen import task_prompt, text_of
 from generation.recipes.zerogen_diversity import run_self_bleu, self_bleu, tokens
 from generation.runs.models import RunStatus
 from tests.generation.cases import counter, words
+from tests.generation.test_runs import api
 
 SEEDS = "\n".join(
     json.dumps({"text": t, "label": label})
@@ -74,6 +76,13 @@ def test_5_contexts_x_2_labels_x_4_samples_make_40_rows_labelled_as_prompted(
     assert diversity is not None and 0.0 < diversity < 1.0
     assert diversity == pytest.approx(self_bleu([s.extra["text"] for s in rows]))
     assert all(0.0 <= s.extra["metadata"]["batch_self_bleu"] <= 1.0 for s in rows)
+    # Self-BLEU reported: the run's API report and its page.
+    report = api(bench.owner).get(f"/api/v1/runs/{run.pk}/report").json()
+    assert report["self_bleu"] == round(diversity, 4)
+    page = Client()
+    page.force_login(bench.owner)
+    html = page.get(f"/runs/{run.pk}/").content.decode()
+    assert "Recipe figures" in html and f"{round(diversity, 4)}" in html
     asked = next(
         r for r in fake_llm.requests if "Continue the text below" in r["messages"][-1]["content"]
     )

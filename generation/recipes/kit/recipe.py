@@ -132,6 +132,12 @@ class Recipe(Generic[P]):
         return [n for n in self.meta.needs if n.applies(params)]
 
     @classmethod
+    def report(cls, run: Any) -> dict[str, Any]:
+        """Run-level figures the recipe defines (ZeroGen: Self-BLEU), for the run page and
+        `GET /api/v1/runs/{id}/report`. Read from stored samples; keep it bounded."""
+        return {}
+
+    @classmethod
     def validate_prompt(cls, name: str, text: str) -> None:
         """Recipe-specific checks for a prompt override (beyond its placeholders)."""
 

@@ -31,6 +31,8 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "lmsi": {"m": 4},
     "cot_self_instruct": {"k": 4},
     "i_sheep": {"quality_above": 5, "following_above": 5},
+    "zerogen": {"samples": 4},
+    "supergen": {"generations": 8, "keep": 2},
     # EvolKit's defaults make ~150 calls before the first sample.
     "auto_evol_instruct": {
         "optimize_steps": 1, "mini_batch": 2, "evolve_steps": 1, "n_methods": 2, "dev_size": 2
