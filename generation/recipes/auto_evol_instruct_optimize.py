@@ -154,11 +154,6 @@ async def optimise(it: Any, method: str) -> Optimised:
 
 
 async def in_db(host: Any, fn: Callable[..., T], *args: Any) -> T:
-    """Run a database function from the slice's event loop: on the driver's own database
-    thread where the host has one, else through asgiref."""
-    runner = getattr(host, "in_db", None)
-    if runner is not None:
-        return cast(T, await runner(fn, *args))
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(fn, thread_sensitive=True)(*args)
+    """Run a database function from the slice's event loop, on the driver's database thread
+    (kit.item.Host.in_db)."""
+    return cast(T, await host.in_db(fn, *args))

@@ -25,8 +25,8 @@ from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
 from generation.recipes.codeclm_parse import parse_metadata, parse_rubrics
 from generation.recipes.kit import fmt
+from generation.recipes.kit.parse import unwrap
 from generation.recipes.kit.seeds import seed_prompt
-from generation.recipes.tag_evol import clean_rewrite
 
 TARGET = kit.Role("policy", "The target LLM: its answers are compared with the strong LLM's.")
 STRONG = kit.Role(
@@ -110,7 +110,7 @@ class CodecLM(kit.Recipe[Params]):
         sampling: dict[str, Any] = {"temperature": p.temperature, "max_tokens": p.max_tokens}
         meta = {"use_case": pay["use_case"], "skills": ", ".join(pay["skills"])}
         made = await it.gen("instruction", role="strong", **meta, **sampling)
-        basic = instruction = clean_rewrite(made.text)
+        basic = instruction = unwrap(made.text)
         it.check(bool(instruction) and not made.truncated, "no_instruction")
         history: list[dict[str, Any]] = []
         for r in range(1, p.rubric_rounds + 1):
@@ -121,7 +121,7 @@ class CodecLM(kit.Recipe[Params]):
             (action,) = await it.sample(actions, 1)
             harder = await it.gen("improve", role="strong", instruction=instruction,
                                   action=action, use_case=pay["use_case"], **sampling)  # fmt: skip
-            instruction = clean_rewrite(harder.text)
+            instruction = unwrap(harder.text)
             it.check(bool(instruction) and not harder.truncated, "no_instruction")
             strong, target = await asyncio.gather(
                 it.gen("respond", role="strong", instruction=instruction, **sampling),

@@ -21,7 +21,8 @@ from pydantic import Field
 from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
 from generation.recipes.kit import fmt
-from generation.recipes.supergen import EXACT, label_space
+from generation.recipes.kit.pools import EXACT
+from generation.recipes.kit.seeds import label_space
 
 NOISE = (
     # role tags and chat-template tokens

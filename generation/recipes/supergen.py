@@ -17,7 +17,10 @@ from pydantic import Field, model_validator
 from generation.recipes import kit
 from generation.recipes.base import RecipeParams, SeedRow, Step
 from generation.recipes.kit import fmt, ranking
+from generation.recipes.kit.parse import without_echo
+from generation.recipes.kit.pools import EXACT
 from generation.recipes.kit.results import Gen
+from generation.recipes.kit.seeds import label_space
 
 # The reference code's prompts; "Reviews" is CTRL's control code for SST-2 (kept as text).
 # A pair task's prompt puts the sampled first sentence where {{text_a}} stands.
@@ -30,7 +33,6 @@ LABEL_PROMPTS = {
     "not_entailment": "{{text_a}} Furthermore,",
 }
 TEXT_A = "{{text_a}}"
-EXACT = 1.0 - 1e-9  # a ROUGE-L pool that rejects only exact copies (same words, same order)
 
 
 class Params(RecipeParams):
@@ -71,23 +73,6 @@ class Params(RecipeParams):
         if self.keep > self.generations:
             raise ValueError("keep must not exceed generations")
         return self
-
-
-def label_space(seeds: list[SeedRow]) -> list[str]:
-    """The distinct labels of labelled seeds, in the order they first appear."""
-    labels = dict.fromkeys(str(s.payload.get("label") or "") for s in seeds)
-    return [label for label in labels if label]
-
-
-def without_echo(text: str, prompt: str) -> str:
-    """The text without a leading copy of the prompt's end (small models often repeat it)."""
-    words = prompt.split()
-    low = text.lower()
-    for i in range(len(words)):
-        tail = " ".join(words[i:])
-        if low.startswith(tail.lower()):
-            return text[len(tail) :]
-    return text
 
 
 def continuation(text: str, prompt: str) -> str:

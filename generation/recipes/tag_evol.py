@@ -26,6 +26,7 @@ from generation.recipes import kit
 from generation.recipes.base import RecipeParams, Step
 from generation.recipes.evol_instruct_rules import BANNED, eliminate
 from generation.recipes.kit import fmt, tags
+from generation.recipes.kit.parse import unwrap
 from generation.recipes.kit.pools import EmbeddingPool
 from generation.recipes.kit.results import Judged
 from generation.recipes.kit.seeds import seed_prompt
@@ -34,9 +35,6 @@ OWN_BANNED = ("knowledge tag", "rewritten instruction")
 _COVER = re.compile(r"^\W*(?:tag\s*)?(\d{1,2})\s*[:.)\-]\s*\**\s*(yes|no|covered|not covered)\b",
                     re.I | re.M)  # fmt: skip
 _SOLVABLE = re.compile(r"solvable\W{0,5}(yes|no)\b", re.I)
-_LABEL = re.compile(
-    r"^\s*\**\s*(?:rewritten|new|harder|improved|basic)?\s*instruction\s*\**\s*:\s*", re.I
-)
 
 
 class Params(RecipeParams):
@@ -65,13 +63,6 @@ class Params(RecipeParams):
         if any(not 1 <= b <= 10 for b in value) or len(set(value)) != len(value):
             raise ValueError("budgets are distinct numbers from 1 to 10")
         return value
-
-
-def clean_rewrite(text: str) -> str:
-    """An instruction without the wrapping a model adds: fences, <<< >>>, a leading
-    "Rewritten instruction:" (or new, harder, improved, basic) label, quotes."""
-    text = re.sub(r"```[^\n]*\n?", "", text).replace("<<<", "").replace(">>>", "")
-    return _LABEL.sub("", text.strip()).strip().strip("*").strip().strip('"').strip()
 
 
 def parse_verdict(text: str, n: int) -> tuple[list[bool], bool] | None:
@@ -175,7 +166,7 @@ class TagEvol(kit.Recipe[Params]):
         sampling: dict[str, Any] = {"temperature": p.temperature, "max_tokens": p.max_tokens}
         listed = "\n".join(f"- {t}" for t in picked)
         made = await it.gen("rewrite", instruction=instruction, tags=listed, budget=b, **sampling)
-        evolved = clean_rewrite(made.text)
+        evolved = unwrap(made.text)
         it.check(bool(evolved) and evolved != instruction and not made.truncated, "no_rewrite")
         reason = eliminate(evolved, None, [*BANNED, *OWN_BANNED])
         it.check(reason is None, reason or "", evolved[:500])

@@ -18,8 +18,10 @@ from pydantic import Field, field_validator
 from generation.recipes import kit
 from generation.recipes.base import RecipeParams, Step
 from generation.recipes.kit import fmt, ranking
+from generation.recipes.kit.parse import without_echo
+from generation.recipes.kit.pools import EXACT
 from generation.recipes.kit.results import Gen
-from generation.recipes.supergen import EXACT, label_space, without_echo
+from generation.recipes.kit.seeds import label_space
 from generation.recipes.zerogen_diversity import LIMIT, run_self_bleu, self_bleu
 
 TASK = 'The movie review in {{label}} sentiment for movie "{{context}}" is: "'

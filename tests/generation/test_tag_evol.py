@@ -12,8 +12,9 @@ import pytest
 
 from curation.samples.models import Judgement, Sample
 from curation.seeds.services import import_seed_set
+from generation.recipes.kit.parse import unwrap
 from generation.recipes.kit.tags import normalise
-from generation.recipes.tag_evol import clean_rewrite, parse_verdict
+from generation.recipes.tag_evol import parse_verdict
 from generation.runs.models import RunItem, RunPoolEntry, RunStatus
 
 TAGS = {
@@ -80,8 +81,8 @@ def test_the_judge_verdict_reads_each_tag_and_solvability() -> None:
 
 
 def test_a_rewrite_loses_the_wrapping_a_model_adds() -> None:
-    assert clean_rewrite('```\nRewritten instruction: "Solve it."\n```') == "Solve it."
-    assert clean_rewrite("<<<\nSolve it twice.\n>>>") == "Solve it twice."
+    assert unwrap('```\nRewritten instruction: "Solve it."\n```') == "Solve it."
+    assert unwrap("<<<\nSolve it twice.\n>>>") == "Solve it twice."
 
 
 @pytest.mark.django_db(transaction=True)

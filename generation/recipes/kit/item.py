@@ -58,6 +58,7 @@ class Host(Protocol):
 
     def client(self, role: str) -> tuple[LLMClient, str, str]: ...  # client, model, endpoint key
     def seed(self, seed_id: int) -> SeedRow: ...
+    async def in_db(self, fn: Callable[..., V], *args: Any) -> V: ...  # the slice's DB thread
 
 
 class Item(Generic[P]):

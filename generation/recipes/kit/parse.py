@@ -62,3 +62,27 @@ def final_answer(text: str) -> str | None:
 def normalise_answer(value: str) -> str | None:
     """Compare answers loosely: GAIA-style normalisation of kit/answers.py, kind "auto"."""
     return answers.normalise(value, "auto")
+
+
+_INSTRUCTION_LABEL = re.compile(
+    r"^\s*\**\s*(?:rewritten|new|harder|improved|basic)?\s*instruction\s*\**\s*:\s*", re.I
+)
+
+
+def unwrap(text: str) -> str:
+    """An instruction without the wrapping a model adds: fences, <<< >>>, a leading
+    "Rewritten instruction:" (or new, harder, improved, basic) label, quotes."""
+    text = re.sub(r"```[^\n]*\n?", "", text).replace("<<<", "").replace(">>>", "")
+    text = _INSTRUCTION_LABEL.sub("", text.strip())
+    return text.strip().strip("*").strip().strip('"').strip()
+
+
+def without_echo(text: str, prompt: str) -> str:
+    """The text without a leading copy of the prompt's end (small models often repeat it)."""
+    words = prompt.split()
+    low = text.lower()
+    for i in range(len(words)):
+        tail = " ".join(words[i:])
+        if low.startswith(tail.lower()):
+            return text[len(tail) :]
+    return text

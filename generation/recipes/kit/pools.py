@@ -23,6 +23,8 @@ from generation.embeddings import Embedder, Vectors, local
 from generation.recipes.kit.results import Novelty
 from generation.rouge import RougeIndex
 
+EXACT = 1.0 - 1e-9  # a ROUGE-L pool threshold that rejects only exact copies (same words, order)
+
 
 @dataclass
 class Admitted:

@@ -18,3 +18,9 @@ def seed_prompt(seed: SeedRow) -> str:
         if m.get("role") == "user" and m.get("content"):
             return str(m["content"]).strip()
     return " ".join(seed.text.split())
+
+
+def label_space(seeds: list[SeedRow]) -> list[str]:
+    """The distinct labels of labelled seeds, in the order they first appear."""
+    labels = dict.fromkeys(str(s.payload.get("label") or "") for s in seeds)
+    return [label for label in labels if label]
