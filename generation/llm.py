@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -79,6 +80,18 @@ class LLMError(Exception):
 class RetryableLLMError(LLMError):
     """429, 5xx, timeouts, connection errors, malformed replies: retries ran out (or the server
     asked for a longer pause than we wait in-process). Worth another try later."""
+
+
+_N_LIMIT = re.compile(
+    r"""\bn\b['"`]?[^\n]{0,80}?(?:<=|≤|at most|no more than|less than or equal to)\s*(\d+)""",
+    re.IGNORECASE,
+)
+
+
+def n_limit(message: str) -> int | None:
+    """The largest `n` a server's refusal names ("Field 'n': ... 1 <= value <= 4"), or None."""
+    found = _N_LIMIT.search(message)
+    return int(found.group(1)) if found else None
 
 
 class PermanentLLMError(LLMError):
@@ -213,6 +226,7 @@ class LLMClient:
         self._tpm = _TokenBucket(config.tpm, clock, sleep) if config.tpm else None
         # Learned about the server as we go; shared by every call on this client.
         self.supports_n = True
+        self.max_n: int | None = None  # the most choices per request, once a server says so
         self.structured_mode: Mode = "json_schema"
         self._confirmed_modes: set[Mode] = set()
         self.score_method: ScoreMethod | None = None  # how this server scores a given text
@@ -510,10 +524,11 @@ class LLMClient:
         params: dict[str, Any],
         response_format: dict[str, Any] | None,
     ) -> Choices:
-        """`n` choices: in one request where the server honours `n`, else in parallel singles."""
+        """`n` choices: in one request where the server honours `n` (in several where it caps
+        it, as llama.cpp does at 4), else in parallel singles."""
         got = Choices()
         if n == 1 or self.supports_n:
-            got = await self._chat_once(call, messages, n, params, response_format)
+            got = await self._capped(call, messages, n, params, response_format)
             if len(got.texts) < n:
                 self.supports_n = False
         if len(got.texts) < n:
@@ -528,6 +543,38 @@ class LLMClient:
             ):
                 got.extend(more)
         return got.first(n)
+
+    async def _capped(
+        self,
+        call: _Call,
+        messages: list[dict[str, Any]],
+        n: int,
+        params: dict[str, Any],
+        response_format: dict[str, Any] | None,
+    ) -> Choices:
+        """`n` choices in requests of at most `max_n`, learnt from a server that refuses more
+        with a 400 naming its limit ("'n' ... <= 4"); the seed varies per request."""
+        while True:
+            size = min(n, self.max_n or n)
+            seed = params.get("seed")
+            sizes = [min(size, n - start) for start in range(0, n, size)]
+            parts = [
+                dict(params, seed=seed + i) if seed is not None and i else params
+                for i in range(len(sizes))
+            ]
+            try:
+                got = Choices()
+                for more in await _gather(
+                    self._chat_once(call, messages, k, p, response_format)
+                    for k, p in zip(sizes, parts, strict=True)
+                ):
+                    got.extend(more)
+                return got
+            except PermanentLLMError as exc:
+                limit = n_limit(str(exc)) if size > 1 else None
+                if limit is None or limit >= size:
+                    raise
+                self.max_n = max(1, limit)
 
     async def _chat_once(
         self,

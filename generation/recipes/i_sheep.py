@@ -201,11 +201,11 @@ class ISheep(kit.Recipe[Params]):
             except CapabilityError:
                 if p.ppl_filter == "on":
                     raise
-                it.count("ppl_filter_skipped")
+                it.note("ppl_filter_skipped")
                 return {"filter": "skipped"}
             value = scored.perplexity
             if value is None:  # too short to score: no token has a logprob
-                it.count("ppl_unscored")
+                it.note("ppl_unscored")
                 continue
             found[name] = round(value, 3)
             it.check(low < value < high, "ppl_window", f"{name} {value:.2f} not in ({low}, {high})")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -139,6 +140,7 @@ class Driver(SliceHost):
         self.target = run.target_count
         self.state: dict[str, Any] = dict(run.state or {})
         self.kit: dict[str, Any] = self.state.setdefault("kit", {})
+        self.kit.setdefault("notes", {})  # it.note counts; replaced whole, never edited
         pinned = self.state.get("prompts")
         self.prompts: dict[str, PromptTemplate] = prompts_for(recipe.id, run.project_id, pinned)
         self.state["prompts"] = {n: t.version for n, t in self.prompts.items()}
@@ -311,6 +313,8 @@ class Driver(SliceHost):
         self.batch.spawns.extend(spawns)
         if not failed:
             self.batch.filtered.update(item.counts)
+        if item.notes:
+            self.kit["notes"] = dict(Counter(self.kit["notes"]) + item.notes)
         self.batch.finished.append(result)
         self._pending_samples += len(result.drafts)
         self.kit["replayed_steps"] = int(self.kit.get("replayed_steps", 0)) + item.replayed

@@ -73,6 +73,7 @@ def run_summary(run: Run, endpoints: dict[int, ModelEndpoint] | None = None) -> 
         "judge_endpoint": run.judge_endpoint_id,
         "endpoints": {role: _endpoint_ref(pk, endpoints.get(pk)) for role, pk in mapping.items()},
         "futility_limit": run.futility_limit,
+        "notes": dict((run.state or {}).get("kit", {}).get("notes", {})),
         "previous_run": run.previous_run_id,
         "round": run.round,
         "status": run.status,

@@ -47,6 +47,9 @@ class RunOut(Schema):
     judge_endpoint: int | None
     endpoints: dict[str, EndpointRef]  # role → the endpoint that plays it
     futility_limit: int | None
+    # Counted by recipes but removing nothing (e.g. an optional filter skipped for lack of
+    # logprobs); unlike `filtered`, these are not reasons an item made no sample.
+    notes: dict[str, int]
     previous_run: int | None
     round: int
     status: str

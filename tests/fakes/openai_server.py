@@ -213,6 +213,8 @@ class FakeOpenAI:
         # Tests of concurrency: each request waits (up to HOLD_TIMEOUT) until this many are in
         # flight at once, so the check does not depend on how fast a loaded machine sends them.
         self.hold_until_in_flight = hold_until_in_flight
+        # A cap on `n` per chat request, refused like llama.cpp's server refuses n > 4.
+        self.max_n: int | None = None
         self.model = model
         self.embedding_dim = embedding_dim
         self.host, self.port = host, port
@@ -412,6 +414,12 @@ class FakeOpenAI:
             return
         if body.get("tools") and not self._can("tools"):
             handler.unsupported("tools")
+            return
+        if self.max_n is not None and int(body.get("n") or 1) > self.max_n:
+            message = (
+                f"Field 'n': Value must be between 1 <= value <= {self.max_n}, but got {body['n']}"
+            )
+            handler.send_json(400, {"error": {"message": message, "type": "invalid_request"}})
             return
         n = int(body.get("n") or 1) if self.support_n else 1
         replies = [NOT_JSON] * n if broken else self._replies(body, text, n)

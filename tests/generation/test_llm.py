@@ -27,6 +27,7 @@ from generation.llm import (
     RetryableLLMError,
     StructuredOutputError,
     _retry_after,
+    n_limit,
 )
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -338,6 +339,29 @@ def test_without_n_support_the_rest_are_filled_by_parallel_single_calls(
     assert len(second.texts) == 2 and supports_n is False
     assert ["n" in r for r in h.fake.requests[3:]] == [False, False]
     assert h.fake.max_in_flight == 2  # the fill-in calls overlap
+
+
+def test_a_server_that_caps_n_gets_several_requests_of_at_most_its_limit(h: Harness) -> None:
+    h.fake.max_n = 4
+
+    async def twice(client: LLMClient) -> list[Any]:
+        first = await client.complete([{"role": "user", "content": "ideas"}], n=10, seed=5)
+        second = await client.complete([{"role": "user", "content": "more"}], n=8)
+        return [first, second, client.max_n]
+
+    first, second, max_n = h.run(twice)
+
+    assert len(first.texts) == 10 and len(set(first.texts)) == 10
+    assert max_n == 4 and len(second.texts) == 8
+    refused, *sent = [r.get("n", 1) for r in h.fake.requests]
+    assert refused == 10 and sorted(sent) == [2, 4, 4, 4, 4]  # learnt once, then split
+    assert sorted(r["seed"] for r in h.fake.requests[1:4]) == [5, 6, 7]
+
+
+def test_the_limit_is_read_from_the_servers_refusal() -> None:
+    assert n_limit("HTTP 400: Field 'n': Value must be between 1 <= value <= 4, but got 8") == 4
+    assert n_limit("'n' must be less than or equal to 128") == 128
+    assert n_limit("Unknown model 'gpt-9'") is None
 
 
 def test_logprobs_are_passed_through_per_choice(h: Harness) -> None:

@@ -23,15 +23,19 @@ def gen(texts: list[str], means: list[float | None] | None) -> Gen:
 
 
 class Judging:
-    """What rank() needs of an Item: counts, and a judge that reads scores off a table."""
+    """What rank() needs of an Item: counts, notes, and a judge that reads scores off a table."""
 
     def __init__(self, scores: dict[str, float | None]) -> None:
         self.counts: Counter[str] = Counter()
+        self.notes: Counter[str] = Counter()
         self.scores = scores
         self.asked: list[dict[str, Any]] = []
 
     def count(self, reason: str, n: int = 1) -> None:
         self.counts[reason] += n
+
+    def note(self, name: str, n: int = 1) -> None:
+        self.notes[name] += n
 
     async def judge(self, template: str, **values: Any) -> Judged:
         self.asked.append({"template": template, **values})
@@ -66,7 +70,7 @@ def test_without_logprobs_the_judge_ranks_and_the_item_counts_it() -> None:
     it = Judging({"short": 2.0, "a good fit": 5.0, "meh": None})
     top = rank(it, g, 2, fallback="judge", judge="label_fit", label="positive")
     assert [(r.index, r.score, r.source) for r in top] == [(1, 5.0, "judge"), (0, 2.0, "judge")]
-    assert it.counts == {"no_logprobs_judged": 1}
+    assert it.notes == {"no_logprobs_judged": 1} and not it.counts
     assert [a["label"] for a in it.asked] == ["positive"] * 3
     judged = ranking.judgement(top[0], g)
     assert judged[0].score == 5.0 and judged[0].rubric_id == "label_fit"
@@ -80,7 +84,7 @@ def test_without_logprobs_and_no_judge_the_order_is_kept_unscored_and_counted() 
         (0, None, "unranked"),
         (1, None, "unranked"),
     ]
-    assert it.counts == {"unranked_no_logprobs": 1}
+    assert it.notes == {"unranked_no_logprobs": 1} and not it.counts
     assert ranking.judgement(top[0], g) == []
 
 

@@ -71,6 +71,9 @@ def test_the_api_starts_a_run_and_reports_the_documented_fields(bench: Any) -> N
         "eta_s",
         "status",
         "progress",
+        "notes",
+        "round",
+        "previous_run",
     ):
         assert field in body
     assert body["status"] == "completed"  # eager Celery in tests: the run already ran

@@ -109,7 +109,10 @@ def test_without_logprobs_a_judge_ranks_the_texts_and_the_run_counts_it(
     for label in ("positive", "negative"):
         kept = rows.filter(label=label).order_by("judge_score")
         assert [(choice(s), s.judge_score) for s in kept] == [(3, 4.0), (4, 5.0)]
-    assert run.filtered["no_logprobs_judged"] >= 2
+    assert (
+        "no_logprobs_judged" not in run.filtered
+        and run.state["kit"]["notes"]["no_logprobs_judged"] >= 2
+    )
     assert set(Judgement.objects.filter(sample__run=run).values_list("rubric_id", flat=True)) == {
         "label_fit"
     }
@@ -128,7 +131,10 @@ def test_without_logprobs_and_keep_the_texts_stay_in_order_unscored_and_counted(
     rows = Sample.objects.filter(run=run)
     assert sorted(choice(s) for s in rows.filter(label="negative")) == [0, 1, 2]
     assert {s.judge_score for s in rows} == {None}
-    assert run.filtered["unranked_no_logprobs"] >= 2
+    assert (
+        "unranked_no_logprobs" not in run.filtered
+        and run.state["kit"]["notes"]["unranked_no_logprobs"] >= 2
+    )
     assert fake_llm.count(JUDGE) == 0
 
 

@@ -84,6 +84,7 @@ class Item(Generic[P]):
         self.spawns: list[dict[str, Any]] = []
         self.seed_ids: list[int] = []
         self.counts: Counter[str] = Counter()
+        self.notes: Counter[str] = Counter()
         self.last_output = ""
         self._cursor = 0
 
@@ -106,6 +107,10 @@ class Item(Generic[P]):
     def count(self, reason: str, n: int = 1) -> None:
         """A filter that removed part of an item (a line, a candidate): counted at its end."""
         self.counts[reason] += n
+
+    def note(self, name: str, n: int = 1) -> None:
+        """Something worth counting that removed nothing (an optional filter skipped)."""
+        self.notes[name] += n
 
     # -- the journal ---------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ async def rank(
     picked = list(range(len(gen.texts)) if among is None else among)
     ranked = by_logprob(gen, picked) if method == "logprobs" else None
     if ranked is None and method == "logprobs":
-        it.count("no_logprobs_judged" if fallback == "judge" and judge else "unranked_no_logprobs")
+        it.note("no_logprobs_judged" if fallback == "judge" and judge else "unranked_no_logprobs")
     if ranked is None and judge and (method == "judge" or fallback == "judge"):
         ranked = await _judged(it, gen, picked, judge, values)
     elif ranked is None:
