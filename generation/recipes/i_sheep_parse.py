@@ -15,7 +15,7 @@ from generation.recipes.kit.parse import parse_score
 _LABEL = r"(?:^|\n)[ \t>*_#]*(?:\d+\s*[.)]\s*)?[*_]*\s*{name}\s*[*_]*\s*[:：-]\s*[*_]*[ \t]*"
 _INSTRUCTION = re.compile(_LABEL.format(name="instruction"), re.IGNORECASE)
 _INPUT = re.compile(_LABEL.format(name="input"), re.IGNORECASE)
-_AFTER_INPUT = re.compile(_LABEL.format(name="(?:output|response|answer|instruction)"), re.I)
+_AFTER_INPUT = re.compile(_LABEL.format(name="(?:output|response|answer|instruction|input)"), re.I)
 _NO_INPUT = re.compile(r"^[<\[(\"']*\s*(?:no\s*input|none|n/?a|empty|nothing)\s*[>\])\"'.]*$", re.I)
 # Rules on a task. The placeholder for an empty input left in the text, a field label inside
 # a field (the reply ran on into the next task), a web address the model cannot open.

@@ -83,6 +83,9 @@ def test_a_new_task_is_read_whether_or_not_the_reply_repeats_the_labels() -> Non
     labelled = "**Instruction:** Classify the review.\n**Input:** Cold food.\n**Output:** bad"
     assert parse_task(labelled) == ("Classify the review.", "Cold food.")
     assert parse_task("   \n###\n") is None
+    # seen on a 0.5B model: a second numbered input runs on after the first
+    run_on = "Summarise it.\n1. Input: The library opens late.\n2. Input: Classify this."
+    assert parse_task(run_on) == ("Summarise it.", "The library opens late.")
 
 
 @pytest.mark.django_db(transaction=True)
