@@ -93,6 +93,9 @@ def text_of(reply: str, truncated: bool, prompt: str = "") -> str | None:
     return text
 
 
+NO_LABELS = "ZeroGen needs label names: set labels or choose a labelled seed set."
+
+
 @kit.register
 class ZeroGen(kit.Recipe[Params]):
     meta = kit.Meta(
@@ -142,10 +145,15 @@ class ZeroGen(kit.Recipe[Params]):
             "self_bleu_of": f"BLEU-4 of each text against the others, {LIMIT} texts at most",
         }
 
+    @classmethod
+    def check_start(cls, params: Any, seed_set: Any | None) -> None:
+        if not params.labels and seed_set is None:
+            raise ValueError(NO_LABELS)
+
     async def setup(self, run: Any) -> None:
         self.labels = list(dict.fromkeys(run.params.labels)) or label_space(run.seeds)
         if not self.labels:
-            raise ValueError("ZeroGen needs label names: set labels or choose a labelled seed set.")
+            raise ValueError(NO_LABELS)
         run.rouge_pool("contexts", EXACT, k=1)
         run.rouge_pool("texts", EXACT, k=1)
 

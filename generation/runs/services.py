@@ -88,6 +88,10 @@ def start_run(
         raise ServiceError(f"{recipe.name} needs a seed set.")
     if seed_set is not None:
         check_inputs(recipe, seed_set)
+    try:
+        type(recipe).check_start(clean, seed_set)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from exc
     if budget_tokens is not None and budget_tokens < 1:
         raise ServiceError("A token budget must be positive.")
     if budget_cost is not None and budget_cost <= 0:

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from curation.projects.services import ServiceError
 from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
 from generation.recipes.zerogen import task_prompt, text_of
 from generation.recipes.zerogen_diversity import run_self_bleu, self_bleu, tokens
-from generation.runs.models import RunStatus
+from generation.runs.models import Run, RunStatus
 from tests.generation.cases import counter, words
 from tests.generation.test_runs import api
 
@@ -135,6 +136,15 @@ def test_labels_can_be_given_without_a_seed_set(bench: Any, fake_llm: Any) -> No
     rows = Sample.objects.filter(run=run)
     assert set(rows.values_list("label", flat=True)) == {"hopeful", "bitter"}
     assert rows.first().extra["labels"] == ["hopeful", "bitter"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_labels_or_a_labelled_seed_set_the_run_is_refused_before_it_starts(
+    bench: Any,
+) -> None:
+    with pytest.raises(ServiceError, match="ZeroGen needs label names"):
+        bench.start("zerogen", 4, seed_set=None)
+    assert not Run.objects.filter(recipe_id="zerogen").exists()
 
 
 @pytest.mark.django_db(transaction=True)

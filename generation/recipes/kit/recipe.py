@@ -132,6 +132,11 @@ class Recipe(Generic[P]):
         return [n for n in self.meta.needs if n.applies(params)]
 
     @classmethod
+    def check_start(cls, params: Any, seed_set: Any | None) -> None:
+        """Refuse a run that cannot work, before it starts: raise ValueError with the reason
+        (the run form, the API and start_run show it)."""
+
+    @classmethod
     def report(cls, run: Any) -> dict[str, Any]:
         """Run-level figures the recipe defines (ZeroGen: Self-BLEU), for the run page and
         `GET /api/v1/runs/{id}/report`. Read from stored samples; keep it bounded."""

@@ -112,8 +112,6 @@ class Command(BaseCommand):
         )
 
     def _seed_set(self, project: Project, recipe: Any) -> SeedSet | None:
-        if not recipe.meta.needs_seed_set:
-            return None
         sets = SeedSet.objects.filter(project=project)
         if recipe.meta.inputs:
             sets = sets.accepting(recipe.meta.inputs)
@@ -121,7 +119,7 @@ class Command(BaseCommand):
         for name in SEED_SETS:
             if name in by_name:
                 return by_name[name]
-        return sets.order_by("pk").first()
+        return sets.order_by("pk").first() if recipe.meta.needs_seed_set else None
 
     def _why(self, run: Run, timed_out: bool) -> str:
         filtered = sorted(run.filtered.items(), key=lambda kv: -kv[1])[:3]
