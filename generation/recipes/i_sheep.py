@@ -115,11 +115,13 @@ class ISheep(kit.Recipe[Params]):
         "The paper's scale is 10k tasks per iteration; a run makes the target count its user sets.",
         "The prompts' wording is ours (the meta-prompt keeps the reference's requirements, the "
         "judge prompts its 1-10 anchors and the <score>||<explanation> format).",
-        "A chat endpoint answers, where the reference prompts a base model with raw text; the "
-        "output is the chat reply to the instruction and input.",
+        "The new task is written by text completion, continuing the meta-prompt after "
+        '"N. Instruction:" as the reference does (chat where the endpoint has no /v1/completions;'
+        ' chat models tend to skip the instruction). The output is a chat reply to the '
+        "instruction and input, where the reference prompts a base model with raw text.",
         'Perplexity needs logprobs of a given text (PLP): "auto" applies the windows where '
-        "the endpoint serves them and otherwise skips the filter and counts "
-        '"ppl_filter_skipped". As in the reference code, the output is scored on its own and '
+        "the endpoint serves them and otherwise skips the filter and notes "
+        '"ppl_filter_skipped" (a run note). As in the reference code, the output is scored on its own and '
         "the instruction+input as one text.",
         "The rules are ours in the reference's spirit (field labels or role markers, the "
         "empty-input placeholder, web addresses, instructions of 3 words or fewer); its "
@@ -142,8 +144,9 @@ class ISheep(kit.Recipe[Params]):
         examples = [seed_task(s) for s in await it.sample(it.seeds, p.few_shot)]
         nxt = len(examples) + 1
         made = await it.gen(
-            "new_task", examples=shown(examples), count=len(examples), next=nxt, **sampling
-        )
+            "new_task", examples=shown(examples), count=len(examples), next=nxt, api="auto",
+            stop=["###"], **sampling,
+        )  # fmt: skip
         task = parse_task(made.text)
         if task is None:
             raise kit.Drop("unparsable_task")

@@ -105,10 +105,11 @@ def test_of_ten_scored_items_only_those_above_8_on_both_survive_and_an_input_ins
         assert meta["ppl_filter"] == "off" and meta["perplexity"] is None
         assert sample.messages[0] == {"role": "user", "content": meta["instruction"]}
         assert Judgement.objects.filter(sample=sample).count() == 2
-    # Three seed tasks per new task, shown as numbered instruction/input pairs.
-    meta_prompt = next(r for r in fake_llm.requests if "Write task" in str(r.get("messages")))
-    assert "3. Input:" in meta_prompt["messages"][-1]["content"]
-    assert meta_prompt["messages"][-1]["content"].rstrip().endswith("4. Instruction:")
+    # Three seed tasks per new task, shown as numbered instruction/input pairs, continued
+    # as text (/v1/completions) after "4. Instruction:", up to the next "###".
+    meta_prompt = next(r for r in fake_llm.requests if "Write task" in str(r.get("prompt")))
+    assert "3. Input:" in meta_prompt["prompt"] and meta_prompt["stop"] == ["###"]
+    assert meta_prompt["prompt"].rstrip().endswith("4. Instruction:")
 
 
 @pytest.mark.django_db(transaction=True)
