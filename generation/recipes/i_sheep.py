@@ -121,8 +121,8 @@ class ISheep(kit.Recipe[Params]):
         "instruction and input, where the reference prompts a base model with raw text.",
         'Perplexity needs logprobs of a given text (PLP): "auto" applies the windows where '
         "the endpoint serves them and otherwise skips the filter and notes "
-        '"ppl_filter_skipped" (a run note). As in the reference code, the output is scored on its own and '
-        "the instruction+input as one text.",
+        '"ppl_filter_skipped" (a run note). As in the reference code, the output is scored '
+        "on its own and the instruction+input as one text.",
         "The rules are ours in the reference's spirit (field labels or role markers, the "
         "empty-input placeholder, web addresses, instructions of 3 words or fewer); its "
         "English-only and multiple-choice output rules are left out.",
