@@ -117,7 +117,7 @@ class ISheep(kit.Recipe[Params]):
         "judge prompts its 1-10 anchors and the <score>||<explanation> format).",
         "The new task is written by text completion, continuing the meta-prompt after "
         '"N. Instruction:" as the reference does (chat where the endpoint has no /v1/completions;'
-        ' chat models tend to skip the instruction). The output is a chat reply to the '
+        " chat models tend to skip the instruction). The output is a chat reply to the "
         "instruction and input, where the reference prompts a base model with raw text.",
         'Perplexity needs logprobs of a given text (PLP): "auto" applies the windows where '
         "the endpoint serves them and otherwise skips the filter and notes "

@@ -19,7 +19,7 @@ from django.db import transaction
 from curation.exports.services import import_dataset
 from curation.projects import services
 from curation.projects.models import Project, Role
-from curation.review.services import create_queue
+from curation.review.queues import create_queue
 from curation.seeds.services import import_seed_set
 
 DEMO_SLUG = "demo"
