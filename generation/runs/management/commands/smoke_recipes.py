@@ -24,7 +24,12 @@ from generation.runs.models import TERMINAL_STATUSES, Run, RunStatus
 
 # The demo's seed sets: a recipe takes the first it can read, or the one named for it.
 SEED_SETS = ["Demo seeds", "Demo QA", "Demo sentiment", "Demo events", "Demo documents"]
-PREFERRED = {"orca2": "Demo QA", "cot_self_instruct": "Demo QA", "symbolic_kd": "Demo events"}
+PREFERRED = {
+    "orca2": "Demo QA",
+    "cot_self_instruct": "Demo QA",
+    "symbolic_kd": "Demo events",
+    "self_guide": "Demo sentiment",
+}
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
 # or looser here, and printed with the outcome.
