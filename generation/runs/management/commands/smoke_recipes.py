@@ -39,8 +39,9 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "i_sheep": {"quality_above": 5, "following_above": 5},
     "zerogen": {"samples": 4},
     "supergen": {"generations": 8, "keep": 2},
-    # One local model plays both CodecLM roles: the strong-vs-target gap is noise.
-    "codeclm": {"gap": 1},
+    # One local model plays both CodecLM roles: the strong-vs-target gap is noise, and its
+    # Self-Rubrics rounds take ~25 calls per seed.
+    "codeclm": {"gap": 0, "rubric_rounds": 1, "max_tokens": 256},
     # EvolKit's defaults make ~150 calls before the first sample.
     "auto_evol_instruct": {
         "optimize_steps": 1, "mini_batch": 2, "evolve_steps": 1, "n_methods": 2, "dev_size": 2
