@@ -82,8 +82,11 @@ class RetryableLLMError(LLMError):
     asked for a longer pause than we wait in-process). Worth another try later."""
 
 
+# "Field 'n': Value must be between 1 <= value <= 4", "'n' must be less than or equal to
+# 128": the field named n, then its bound, with no other field named in between.
 _N_LIMIT = re.compile(
-    r"""\bn\b['"`]?[^\n]{0,80}?(?:<=|≤|at most|no more than|less than or equal to)\s*(\d+)""",
+    r"""(?:['"`]n['"`]|\bn\s*:)[^\n,;]{0,60}?(?:<=|≤|at most|no more than|"""
+    r"""less than or equal to)\s*(\d+)""",
     re.IGNORECASE,
 )
 

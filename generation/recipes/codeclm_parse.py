@@ -47,7 +47,7 @@ def _from_json(text: str) -> tuple[str, list[str]]:
         return "", []
     try:
         value = json.loads(text[start : end + 1])
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested brackets are untrusted text too
         return "", []
     if not isinstance(value, dict):
         return "", []

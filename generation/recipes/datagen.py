@@ -33,6 +33,7 @@ from generation.recipes.datagen_items import (
 )
 from generation.recipes.kit import answers, fmt, retrieval
 from generation.recipes.kit import attributes as attrs
+from generation.recipes.kit.seeds import label_space
 
 DESCRIPTION = (
     "Short, self-contained tasks a person might give an AI assistant (writing, rewriting, "
@@ -127,14 +128,23 @@ class DataGen(kit.Recipe[Params]):
         "one verified. Prompt wording is ours.",
     )
 
+    @classmethod
+    def check_start(cls, params: Any, seed_set: Any | None) -> None:
+        if params.output != "classification" or len(label_list(params.labels)) >= 2:
+            return
+        labels = set()
+        if seed_set is not None:
+            found = seed_set.seeds.filter(kind="labelled").values_list("payload__label", flat=True)
+            labels = {str(x) for x in found.distinct()[:2] if x}
+        if len(labels) < 2:
+            raise ValueError("DataGen classification needs two or more labels (param labels).")
+
     async def setup(self, run: Any) -> None:
         p: Params = run.params
         self.documents = retrieval.Index.from_seeds(run.seeds)
         self.examples = [s for s in run.seeds if example(s, p.output) is not None]
         seeded = [self.prompt_of(example(s, p.output) or {}, p.output) for s in self.examples]
-        self.labels = label_list(p.labels) or list(
-            dict.fromkeys(str(s.payload.get("label")) for s in run.seeds if s.kind == "labelled")
-        )
+        self.labels = label_list(p.labels) or label_space(run.seeds)
         if p.output == "classification" and len(self.labels) < 2:
             raise ValueError("DataGen classification needs two or more labels (param labels).")
         self.dedup = p.dedup

@@ -7,6 +7,7 @@ rather than raise, and the recipe drops the item with that reason.
 
 from __future__ import annotations
 
+import math
 import re
 
 from generation.recipes.kit.parse import parse_score
@@ -115,7 +116,7 @@ def parse_pipe_score(text: str, maximum: float = 10.0) -> float | None:
         value = float(numbers[-1]) if numbers else None
     if value is None:
         value = parse_score(text, maximum)
-    if value is None:
+    if value is None or not math.isfinite(value):
         return None
     value = float(round(value))
     return value if 1.0 <= value <= maximum else None

@@ -138,6 +138,12 @@ class SelfGuide(kit.Recipe[Params]):
         "Fine-tuning the same model on the rows (the method's consumer) is downstream.",
     )
 
+    @classmethod
+    def check_start(cls, params: Any, seed_set: Any | None) -> None:
+        kinds = set(getattr(seed_set, "kinds", None) or [])
+        if params.output_type == "classification" and kinds and "labelled" not in kinds:
+            raise ValueError("SELF-GUIDE makes classification rows from labelled seeds only.")
+
     async def setup(self, run: Any) -> None:
         p = run.params
         labelled = [s for s in run.seeds if s.kind == "labelled"]

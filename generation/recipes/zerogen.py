@@ -142,7 +142,7 @@ class ZeroGen(kit.Recipe[Params]):
         value = run_self_bleu(run.pk)
         return {
             "self_bleu": round(value, 4) if value is not None else None,
-            "self_bleu_of": f"BLEU-4 of each text against the others, {LIMIT} texts at most",
+            "self_bleu_of": f"BLEU-4 of each text against the others; the run's first {LIMIT}",
         }
 
     @classmethod

@@ -45,10 +45,12 @@ def self_bleu(texts: Sequence[str], limit: int = LIMIT) -> float | None:
 
 
 def run_self_bleu(run_id: int, limit: int = LIMIT) -> float | None:
-    """Self-BLEU of a run's stored classification texts (what the run page can show)."""
+    """Self-BLEU of a run's first `limit` stored texts (what the run page shows): bounded
+    and the same on every page load."""
     from curation.samples.models import Sample  # a database read; the metric itself has none
 
-    texts = Sample.objects.filter(run_id=run_id).values_list("extra__text", flat=True)
+    rows = Sample.objects.filter(run_id=run_id).order_by("pk")
+    texts = rows.values_list("extra__text", flat=True)[:limit]
     return self_bleu([str(t) for t in texts if t], limit)
 
 

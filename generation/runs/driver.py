@@ -313,7 +313,7 @@ class Driver(SliceHost):
         self.batch.spawns.extend(spawns)
         if not failed:
             self.batch.filtered.update(item.counts)
-        if item.notes:
+        if item.notes and not failed:  # a failed item is retried and notes again
             self.kit["notes"] = dict(Counter(self.kit["notes"]) + item.notes)
         self.batch.finished.append(result)
         self._pending_samples += len(result.drafts)

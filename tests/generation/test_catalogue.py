@@ -120,7 +120,8 @@ def test_the_catalogue_filters_by_output_kind(cast: Cast) -> None:
     shown = card_ids(html)
     assert shown == expected("preference")
     assert {"constitutional_ai", "self_rewarding"} <= set(shown) and "star" not in shown
-    assert section_ids(html)[-1] == "preference" or "other" in section_ids(html)
+    assert section_ids(html) == [s for s in SECTIONS if s in {SHIPPED[r][1] for r in shown}]
+    assert "preference" in section_ids(html) and "self_play" not in section_ids(html)
     assert f"{len(shown)} of {len(SHIPPED)} recipes match" in html
     assert '<option value="preference" selected>' in html
     assert card_ids(runs_page(cast, query="?output=classification")) == expected("classification")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from curation.projects.services import ServiceError
 from curation.seeds.services import import_seed_set
 from generation.recipes.datagen_arith import evaluate, expression_in
 from generation.recipes.datagen_items import read_attributes, read_item
@@ -131,6 +132,18 @@ def test_twenty_math_problems_a_wrong_label_is_fixed_a_near_copy_removed_and_the
     asked = [r["messages"][-1]["content"] for r in fake_llm.requests]
     assert any("- difficulty: hard\n- topic:" in t for t in asked)
     assert all(s.extra["gold"] for s in samples) and zoo.judge_score == 4.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_classification_without_two_labels_is_refused_before_the_run_starts(bench: Any) -> None:
+    with pytest.raises(ServiceError, match="two or more labels"):
+        bench.start("datagen", 2, params={"output": "classification"})
+    assert not Run.objects.filter(recipe_id="datagen").exists()
+    rows = [{"text": "Great soup.", "label": "positive"}, {"text": "Cold.", "label": "negative"}]
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    seeds = import_seed_set(bench.owner, bench.project, name="Labelled", data=data)
+    bench.start("datagen", 1, seed_set=seeds, params={"output": "classification"})
+    assert Run.objects.filter(recipe_id="datagen", seed_set=seeds).exists()  # labels from seeds
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from curation.projects.services import ServiceError
 from curation.samples.models import Sample
 from curation.seeds.services import import_seed_set
 from generation.recipes.self_guide import NOISE, OPENERS, label_in, noisy, reply_text
-from generation.runs.models import RunStatus
+from generation.runs.models import Run, RunStatus
 from tests.generation.cases import counter, words
 
 EXAMPLES = [
@@ -122,10 +123,12 @@ def test_instruction_seeds_give_sft_pairs_and_long_outputs_drop(bench: Any, fake
 
 
 @pytest.mark.django_db(transaction=True)
-def test_classification_rows_need_labelled_seeds(bench: Any, fake_llm: Any) -> None:
-    run = bench.start("self_guide", 2, params={"output_type": "classification"})
-    assert run.status == RunStatus.FAILED
-    assert "labelled seeds only" in run.last_error
+def test_classification_rows_need_labelled_seeds_and_are_refused_before_the_run_starts(
+    bench: Any, fake_llm: Any
+) -> None:
+    with pytest.raises(ServiceError, match="labelled seeds only"):
+        bench.start("self_guide", 2, params={"output_type": "classification"})
+    assert not Run.objects.filter(recipe_id="self_guide").exists()
 
 
 def test_the_filters_read_loosely_but_keep_to_the_label_set() -> None:

@@ -175,11 +175,14 @@ def as_number(value: str) -> Fraction | None:
     m = _NUMBER.match(sign + value)
     if not m or not _UNIT.match(m["unit"].strip()):
         return None
-    number = Fraction(m["n"])
-    if m["d"] is not None:
-        if int(m["d"]) == 0:
-            return None
-        number /= int(m["d"])
+    try:  # a model stuck repeating a digit passes Python's int-conversion limit
+        number = Fraction(m["n"])
+        if m["d"] is not None:
+            if int(m["d"]) == 0:
+                return None
+            number /= int(m["d"])
+    except ValueError:
+        return None
     return number
 
 

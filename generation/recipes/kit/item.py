@@ -231,7 +231,8 @@ class Item(Generic[P]):
             try:
                 got = await client.score_text(text, continuation or "", model=model)
             except CapabilityError:
-                unable.extend([endpoint] if endpoint not in unable else [])
+                kit = self.host.state.setdefault("kit", {})
+                kit["no_plp"] = [*unable, endpoint]  # replaced, never edited: flushes copy it
                 raise
             self._step_calls().append(
                 call_record("score", role, got.model, "", "", got.tokens_in, 0)

@@ -83,6 +83,7 @@ def without_echo(text: str, prompt: str) -> str:
     low = text.lower()
     for i in range(len(words)):
         tail = " ".join(words[i:])
-        if low.startswith(tail.lower()):
-            return text[len(tail) :]
+        rest = text[len(tail) :]
+        if low.startswith(tail.lower()) and not (rest[:1].isalnum() and tail[-1:].isalnum()):
+            return rest  # the copy ends where a word ends ("The film" is not "The filmmakers")
     return text

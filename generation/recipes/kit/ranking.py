@@ -77,6 +77,8 @@ async def rank(
     method "logprobs" ranks by mean token logprob, and by `fallback` where the endpoint
     returned none; "judge" always asks the judge; "keep" leaves the given order.
     """
+    if method == "judge" and not judge:
+        raise ValueError("rank(method='judge') needs the judge template's name")
     picked = list(range(len(gen.texts)) if among is None else among)
     ranked = by_logprob(gen, picked) if method == "logprobs" else None
     if ranked is None and method == "logprobs":

@@ -83,7 +83,7 @@ def _json_tags(text: str) -> list[Any] | None:
         return None
     try:
         value = json.loads(text[start : end + 1])
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested brackets are untrusted text too
         return None
     if not isinstance(value, list):
         return None

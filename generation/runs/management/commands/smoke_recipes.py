@@ -84,8 +84,10 @@ class Command(BaseCommand):
         self, project: Project, actor: Any, recipe: Any, o: dict[str, Any]
     ) -> tuple[str, bool]:
         rid = recipe.meta.id
-        params = SMOKE_PARAMS.get(rid, {})
-        valid = {k: v for k, v in params.items() if k in recipe.Params.model_fields}
+        valid = SMOKE_PARAMS.get(rid, {})
+        unknown = set(valid) - set(recipe.Params.model_fields)
+        if unknown:  # a renamed param must not silently stop applying
+            raise CommandError(f"SMOKE_PARAMS[{rid!r}] names unknown params: {sorted(unknown)}")
         seed_set = self._seed_set(project, recipe)
         started = time.monotonic()
         try:
