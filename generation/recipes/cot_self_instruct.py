@@ -76,7 +76,7 @@ class CoTSelfInstruct(kit.Recipe[Params]):
     deviations = (
         "General prompts are scored by the run's judge model with the additive 5-point rubric "
         "instead of a trained reward model.",
-        "RIP's percentile is over the run's pool of lowest scores so far (the last 5000), not "
+        "RIP's percentile is over the run's pool of lowest scores so far (up to 5000 of them), not "
         "over a finished pool: the first prompts of a run meet a smaller pool.",
         "K = 16, 2 seeds per prompt and the median as RIP's cut are our defaults (the row "
         "marks them [~]); prompt wording is ours, with our own tags for the new prompt.",

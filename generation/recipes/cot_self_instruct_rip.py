@@ -16,7 +16,7 @@ from typing import Any
 from generation.recipes.kit import answers
 
 STATE_KEY = "cot_self_instruct"
-POOL_LIMIT = 5000  # the most recent prompts' scores kept: the percentile is over these
+POOL_LIMIT = 5000  # at most this many prompts' scores kept (a bound, not a recency window)
 _LABELS = {"question": "question|problem", "prompt": "prompt|instruction|task"}
 
 
