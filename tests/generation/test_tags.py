@@ -1,13 +1,9 @@
-"""The shared tagger (kit/tags.py): parse, normalise, merge, and sample a budget of tags."""
+"""The shared tagger (kit/tags.py): parse, normalise, and rank tags by relevance."""
 
 from __future__ import annotations
 
 import asyncio
-import random
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from generation.recipes.kit import tags
 
@@ -50,29 +46,6 @@ def test_normalising_folds_case_spaces_hyphens_and_plurals() -> None:
     ]
 
 
-def test_lexical_merging_maps_near_duplicates_to_the_first_seen() -> None:
-    merged = asyncio.run(tags.merge(["JavaScript", "java script", "python", "Pythons"]))
-    assert merged == {"javascript": "javascript", "java script": "javascript", "python": "python"}
-    assert not tags.similar("linear algebra", "linear regression")
-
-
-@dataclass
-class Letters:
-    """A fake embedder: the vector of a text's first letter (so 'sea' ~ 'shore')."""
-
-    name: str = "letters"
-    dim: int = 26
-
-    def encode(self, texts: list[str]) -> Any:
-        axes = np.eye(26, dtype=np.float32)
-        return np.array([axes[ord(t[0]) - ord("a")] for t in texts])
-
-
-def test_merging_with_an_embedder_uses_cosine_through_the_embedding_pool() -> None:
-    merged = asyncio.run(tags.merge(["sea", "Shore", "tide"], embedder=Letters()))
-    assert merged == {"sea": "sea", "shore": "sea", "tide": "tide"}
-
-
 def test_relevant_tags_share_words_with_the_seed_and_leave_its_own_out() -> None:
     pool = ["fahrenheit scale", "sea shanty", "rhyme scheme", "poem meter", "tides"]
     ranked = tags.relevant("Write a short poem about the sea.", pool, 3, own=["rhyme scheme"])
@@ -80,15 +53,11 @@ def test_relevant_tags_share_words_with_the_seed_and_leave_its_own_out() -> None
     assert "rhyme scheme" not in ranked and len(ranked) == 3
 
 
-def test_a_budget_draws_b_of_the_most_relevant_and_is_reproducible() -> None:
+def test_a_budget_of_b_draws_from_the_most_relevant_window() -> None:
     pool = [f"topic {i}" for i in range(20)] + ["sea birds", "sea salt"]
-    first = tags.budget_sample("Describe the sea.", pool, 2, random.Random(3))
-    again = tags.budget_sample("Describe the sea.", pool, 2, random.Random(3))
-    assert first == again and len(first) == 2
     shortlist = tags.relevant("Describe the sea.", pool, tags.window(2))
-    assert set(first) <= set(shortlist) and shortlist[:2] == ["sea birds", "sea salt"]
+    assert shortlist[:2] == ["sea birds", "sea salt"] and len(shortlist) == 4
     assert tags.window(1) == 4 and tags.window(5) == 10
-    assert tags.budget_sample("x", ["a"], 3, random.Random(0)) == ["a"]  # fewer than b
 
 
 class FakeItem:

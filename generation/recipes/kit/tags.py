@@ -1,4 +1,4 @@
-"""Knowledge tags: GEN them for a text, normalise, merge near-duplicates, sample a budget.
+"""Knowledge tags: GEN them for a text, normalise them, rank them by relevance to a seed.
 
 A small function library for recipes that work in tag space (Tag-Evol's knowledge tags,
 CodecLM's skills). Every model reply is untrusted: `parse_tags` reads a JSON list (of
@@ -6,31 +6,25 @@ strings, or of {"tag": ...} objects as InsTag-style taggers write them), else a 
 semicolon or line list with bullets and numbering stripped; what it cannot read is left out.
 
 `normalise` puts a tag in one form (case, spaces, hyphens, a light plural → singular rule
-on each word), so "Linear-Equations" and "linear equation" are one tag. `merge` maps each
-tag to the first near-duplicate seen before it: by embedding cosine through the kit's
-EmbeddingPool when an embedder is given, else lexically (same tokens, or nearly the same
-spelling). `relevant` ranks candidate tags by their word overlap with a seed and its own
-tags, and `budget_sample` picks b of the most relevant: the budget that sets difficulty.
+on each word), so "Linear-Equations" and "linear equation" are one tag. Near-duplicates
+merge through a run's pool (kit/pools.py: ROUGE-L, or embedding cosine): `canonical_in_pool`
+names the tag a new one folds into. `relevant` ranks candidate tags by their word overlap
+with a seed and its own tags; a recipe draws b of the top `window(b)` with `it.sample`, so
+the draw is journaled: the budget that sets difficulty.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from difflib import SequenceMatcher
 from typing import Any
 
-from generation.embeddings import Embedder
 from generation.recipes.kit.pools import EmbeddingPool
 
 MAX_WORDS = 6  # a "tag" longer than this is a sentence, not a tag
 MAX_CHARS = 60
-LEXICAL_JACCARD = 0.8
-LEXICAL_SPELLING = 0.92
-COSINE = 0.9
 # Words that end in "s" and are not plurals (or whose singular reads wrong).
 _KEEP_S = frozenset(
     "analysis basis bias chaos class gas glass lens news physics mathematics statistics "
@@ -127,43 +121,6 @@ def normalise_all(tags: Iterable[str], limit: int | None = None) -> list[str]:
     return out[:limit] if limit is not None else out
 
 
-def similar(a: str, b: str) -> bool:
-    """Lexical near-duplicates: the same normalised tokens (mostly), or nearly the same
-    spelling once spaces are gone ("java script" / "javascript")."""
-    na, nb = normalise(a), normalise(b)
-    if not na or not nb:
-        return False
-    if na == nb:
-        return True
-    ta, tb = set(na.split()), set(nb.split())
-    if len(ta & tb) / len(ta | tb) >= LEXICAL_JACCARD:
-        return True
-    ratio = SequenceMatcher(None, na.replace(" ", ""), nb.replace(" ", "")).ratio()
-    return ratio >= LEXICAL_SPELLING
-
-
-async def merge(
-    tags: Sequence[str], *, embedder: Embedder | None = None, threshold: float = COSINE
-) -> dict[str, str]:
-    """Each normalised tag → its canonical form: the first earlier tag it nearly duplicates
-    (cosine ≥ threshold with an embedder, else `similar`), or itself."""
-    order = normalise_all(tags)
-    canonical: dict[str, str] = {}
-    if embedder is not None:
-        pool = EmbeddingPool("tags", threshold, embedder)
-        for tag in order:
-            verdict = await pool.admit(tag, tag, [])
-            canonical[tag] = tag if verdict.novel or verdict.nearest is None else verdict.nearest
-        return canonical
-    kept: list[str] = []
-    for tag in order:
-        twin = next((k for k in kept if similar(k, tag)), None)
-        canonical[tag] = twin or tag
-        if twin is None:
-            kept.append(tag)
-    return canonical
-
-
 def pool_texts(pool: Any) -> list[str]:
     """What a run's tag pool (ROUGE-L or embedding, kit/pools.py) has admitted, in order."""
     return list(getattr(pool, "machine", None) or getattr(pool, "texts", None) or [])
@@ -206,20 +163,6 @@ def window(budget: int) -> int:
     return max(2 * budget, budget + 3)
 
 
-def budget_sample(
-    seed: str,
-    candidates: Sequence[str],
-    budget: int,
-    rng: random.Random,
-    *,
-    own: Sequence[str] = (),
-) -> list[str]:
-    """b tags relevant to the seed, drawn from its top `window(b)` candidates (fewer when the
-    pool is smaller). Recipes journal the draw with `it.sample(relevant(...), b)` instead."""
-    shortlist = relevant(seed, candidates, window(budget), own=own)
-    return rng.sample(shortlist, min(budget, len(shortlist)))
-
-
 async def gen_tags(
     it: Any, template: str, *, limit: int = 8, role: str = "policy", **values: Any
 ) -> list[str]:
@@ -232,16 +175,13 @@ async def gen_tags(
 
 
 __all__ = [
-    "budget_sample",
     "canonical_in_pool",
     "gen_tags",
-    "merge",
     "normalise",
     "normalise_all",
     "parse_tags",
     "pool_texts",
     "relevant",
-    "similar",
     "singular",
     "window",
 ]
