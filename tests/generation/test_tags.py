@@ -56,8 +56,8 @@ def test_relevant_tags_share_words_with_the_seed_and_leave_its_own_out() -> None
 def test_a_budget_of_b_draws_from_the_most_relevant_window() -> None:
     pool = [f"topic {i}" for i in range(20)] + ["sea birds", "sea salt"]
     shortlist = tags.relevant("Describe the sea.", pool, tags.window(2))
-    assert shortlist[:2] == ["sea birds", "sea salt"] and len(shortlist) == 4
-    assert tags.window(1) == 4 and tags.window(5) == 10
+    assert shortlist[:2] == ["sea birds", "sea salt"] and len(shortlist) == 5
+    assert tags.window(1) == 4 and tags.window(2) == 5 and tags.window(5) == 10
 
 
 class FakeItem:
