@@ -26,7 +26,6 @@ from generation.recipes.star_exemplars import (
     answer_line,
     render,
     reply_of,
-    seed_exemplars,
 )
 
 
@@ -78,7 +77,7 @@ class LMSI(WithExemplars, kit.Recipe[Params]):
         return kit.Source.per_seed("lmsi", run.seeds)
 
     def pool(self, it: kit.Item[Params], seed: SeedRow) -> list[Exemplar]:
-        own = seed_exemplars(it.seeds, skip=seed.id)
+        own = list(self.own_exemplars(seed.id))
         return own + self.builtin[: max(0, it.params.few_shot - len(own))]
 
     async def make(self, it: kit.Item[Params]) -> kit.Out:

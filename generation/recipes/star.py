@@ -10,6 +10,7 @@ model each time): a new round is a new run against the newly trained endpoint.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -23,7 +24,6 @@ from generation.recipes.star_exemplars import (
     WithExemplars,
     render,
     reply_of,
-    seed_exemplars,
 )
 
 _ANSWER_IS = re.compile(r"\bthe answer is\b", re.IGNORECASE)
@@ -77,7 +77,8 @@ class STaR(WithExemplars, kit.Recipe[Params]):
         return kit.Source.per_seed("star", run.seeds)
 
     def shots(self, it: kit.Item[Params], seed: SeedRow) -> list[Exemplar]:
-        return [*seed_exemplars(it.seeds, skip=seed.id), *self.builtin][: it.params.exemplars]
+        k = it.params.exemplars
+        return [*itertools.islice(self.own_exemplars(seed.id), k), *self.builtin][:k]
 
     async def make(self, it: kit.Item[Params]) -> kit.Out:
         p = it.params

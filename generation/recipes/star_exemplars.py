@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ class WithExemplars:
     """For recipes with an `exemplars` template: checked when overridden, parsed per slice."""
 
     builtin: list[Exemplar]
+    seeded: list[tuple[int, Exemplar]]  # (seed id, exemplar), read once per slice
 
     @classmethod
     def validate_prompt(cls, name: str, text: str) -> None:
@@ -38,6 +39,11 @@ class WithExemplars:
 
     async def setup(self, run: Any) -> None:
         self.builtin = parse_exemplars(run.prompts["exemplars"].text)
+        self.seeded = seed_exemplars(run.seeds)
+
+    def own_exemplars(self, skip: int) -> Iterator[Exemplar]:
+        """The seed set's exemplars but the item's own question (`skip`), in seed order."""
+        return (e for seed_id, e in self.seeded if seed_id != skip)
 
 
 def parse_exemplars(text: str) -> list[Exemplar]:
@@ -60,15 +66,17 @@ def parse_exemplars(text: str) -> list[Exemplar]:
     return found
 
 
-def seed_exemplars(seeds: Iterable[SeedRow], skip: int | None = None) -> list[Exemplar]:
-    """Exemplars from qa seeds with a rationale (not seed `skip`, the item's own question)."""
+def seed_exemplars(seeds: Iterable[SeedRow]) -> list[tuple[int, Exemplar]]:
+    """(seed id, exemplar) for the qa seeds that have a rationale."""
     return [
-        Exemplar(str(s.payload["question"]), str(s.payload["rationale"]), str(s.payload["answer"]))
+        (
+            s.id,
+            Exemplar(
+                str(s.payload["question"]), str(s.payload["rationale"]), str(s.payload["answer"])
+            ),
+        )
         for s in seeds
-        if s.id != skip
-        and s.payload.get("question")
-        and s.payload.get("rationale")
-        and s.payload.get("answer")
+        if s.payload.get("question") and s.payload.get("rationale") and s.payload.get("answer")
     ]
 
 
