@@ -56,7 +56,7 @@ class Command(BaseCommand):
         parser.add_argument("--project", default="demo", help="Project id or slug.")
         parser.add_argument("--recipes", default="", help="Comma-separated ids (default: all).")
         parser.add_argument("--target", type=int, default=2)
-        parser.add_argument("--timeout", type=float, default=300.0, help="Seconds per recipe.")
+        parser.add_argument("--timeout", type=float, default=600.0, help="Seconds per recipe.")
         parser.add_argument("--futility-limit", type=int, default=20)
 
     def handle(self, *args: Any, **o: Any) -> None:
