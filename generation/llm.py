@@ -535,17 +535,36 @@ class LLMClient:
             if len(got.texts) < n:
                 self.supports_n = False
         if len(got.texts) < n:
-            # Vary the seed so that seeded servers do not hand back n copies of one sample.
-            seed = params.get("seed")
-            singles = [
-                dict(params, seed=seed + i) if seed is not None else params
-                for i in range(len(got.texts), n)
-            ]
-            for more in await _gather(
-                self._chat_once(call, messages, 1, p, response_format) for p in singles
-            ):
-                got.extend(more)
+            have = len(got.texts)
+            singles = [1] * (n - have)
+            got.extend(await self._at_once(call, messages, singles, params, response_format, have))
         return got.first(n)
+
+    async def _at_once(
+        self,
+        call: _Call,
+        messages: list[dict[str, Any]],
+        sizes: list[int],
+        params: dict[str, Any],
+        response_format: dict[str, Any] | None,
+        offset: int = 0,
+    ) -> Choices:
+        """Requests for these numbers of choices, in parallel. The seed varies per request
+        (seed + offset + i), so that seeded servers do not hand back copies of one sample."""
+        seed = params.get("seed")
+        got = Choices()
+        for more in await _gather(
+            self._chat_once(
+                call,
+                messages,
+                k,
+                dict(params, seed=seed + offset + i) if seed is not None else params,
+                response_format,
+            )
+            for i, k in enumerate(sizes)
+        ):
+            got.extend(more)
+        return got
 
     async def _capped(
         self,
@@ -559,20 +578,9 @@ class LLMClient:
         with a 400 naming its limit ("'n' ... <= 4"); the seed varies per request."""
         while True:
             size = min(n, self.max_n or n)
-            seed = params.get("seed")
             sizes = [min(size, n - start) for start in range(0, n, size)]
-            parts = [
-                dict(params, seed=seed + i) if seed is not None and i else params
-                for i in range(len(sizes))
-            ]
             try:
-                got = Choices()
-                for more in await _gather(
-                    self._chat_once(call, messages, k, p, response_format)
-                    for k, p in zip(sizes, parts, strict=True)
-                ):
-                    got.extend(more)
-                return got
+                return await self._at_once(call, messages, sizes, params, response_format)
             except PermanentLLMError as exc:
                 limit = n_limit(str(exc)) if size > 1 else None
                 if limit is None or limit >= size:
