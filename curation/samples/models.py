@@ -86,6 +86,11 @@ class Sample(models.Model):
     judge_score = models.FloatField(
         null=True, blank=True
     )  # latest judgement, for filters and order
+    # How sure that judging was, 0-1 (generation/recipes/kit/confidence.py); NULL: unknown.
+    judge_confidence = models.FloatField(null=True, blank=True)
+    # Accepted by its run's rule "confidence ≥ c is accepted" rather than by a person; a
+    # human decision clears it (curation/review/routing.py).
+    auto_accepted = models.BooleanField(default=False)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
 
     embedding = VectorField(dimensions=settings.SEEDBED_EMBEDDING_DIM, null=True, blank=True)
@@ -139,6 +144,7 @@ class Sample(models.Model):
             models.Index(fields=["project", "status"], name="sample_project_status"),
             models.Index(fields=["run", "status"], name="sample_run_status"),
             models.Index(fields=["project", "judge_score"], name="sample_project_score"),
+            models.Index(fields=["project", "judge_confidence"], name="sample_project_confidence"),
             models.Index(fields=["project", "dup_status"], name="sample_project_dup"),
             models.Index(fields=["project", "text_hash"], name="sample_project_text_hash"),
             models.Index(
@@ -166,6 +172,7 @@ class Judgement(models.Model):
     rubric_id = models.CharField(max_length=64)
     rubric_version = models.CharField(max_length=32, blank=True)
     score = models.FloatField(null=True, blank=True)  # null when the judge's output was unusable
+    confidence = models.FloatField(null=True, blank=True)  # 0-1; null: one sample, no spread
     rationale = models.TextField(blank=True)
     raw_output = models.TextField(blank=True)
     run = models.ForeignKey(
@@ -197,6 +204,7 @@ class Judgement(models.Model):
             "rubric_id": verdict.rubric_id,
             "rubric_version": verdict.rubric_version,
             "score": verdict.score,
+            "confidence": getattr(verdict, "confidence", None),
             "rationale": verdict.rationale,
             "raw_output": verdict.raw_output,
         }

@@ -79,6 +79,7 @@ class SampleDraft:
     tokens_in: int = 0
     tokens_out: int = 0
     judge_score: float | None = None
+    judge_confidence: float | None = None
     judgements: list[JudgementDraft] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ class JudgementDraft:
     score: float | None
     rationale: str
     raw_output: str
+    confidence: float | None = None  # 0-1, generation/recipes/kit/confidence.py
 
 
 @dataclass(frozen=True)

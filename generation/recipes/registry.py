@@ -13,7 +13,7 @@ import pkgutil
 from functools import cache
 from typing import Any
 
-from generation.recipes.kit.recipe import Recipe, registered
+from generation.recipes.kit.recipe import Recipe, entry_order, registered
 from generation.recipes.prompts import (
     PromptError,
     PromptTemplate,
@@ -56,7 +56,7 @@ def _order(version: str) -> tuple[int, str]:
 
 
 def all_recipes() -> list[type[Recipe[Any]]]:
-    return sorted(_latest().values(), key=lambda r: r.meta.entry)
+    return sorted(_latest().values(), key=lambda r: entry_order(r.meta.entry))
 
 
 def get_recipe(recipe_id: str, version: str | None = None) -> Recipe[Any]:

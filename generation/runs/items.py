@@ -18,6 +18,7 @@ from typing import Any
 
 from generation.llm import LLMError
 from generation.recipes.base import SampleDraft
+from generation.recipes.kit import confidence
 from generation.recipes.kit.fmt import Out, Piece
 from generation.recipes.kit.item import RAW_LIMIT, Drop, Item
 from generation.runs.store import Finished, Outcome
@@ -97,6 +98,9 @@ def to_drafts(item: Item[Any], out: Out, model_for: Callable[[str], str]) -> lis
                 tokens_in=tin // n + (tin % n if i == 0 else 0),
                 tokens_out=tout // n + (tout % n if i == 0 else 0),
                 judge_score=p.judge_score,
+                judge_confidence=p.confidence
+                if p.confidence is not None
+                else confidence.lowest(j.confidence for j in p.judgements),
                 judgements=p.judgements,
             )
         )

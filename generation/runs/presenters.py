@@ -16,7 +16,7 @@ from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
 from curation.projects.models import ModelEndpoint
-from generation.recipes.kit.recipe import SECTIONS, Recipe
+from generation.recipes.kit.recipe import BEYOND, SECTIONS, Recipe, entry_order
 from generation.recipes.registry import UnknownRecipe, all_recipes, get_recipe
 from generation.runs.models import Run, RunItem, RunStatus
 from generation.runs.roles import run_mapping
@@ -139,11 +139,16 @@ class Catalogue:
     sections: list[dict[str, Any]]  # {"id", "title", "cards"}, in SECTIONS order, non-empty
     shown: int
     total: int
+    beyond: int = 0  # recipes beyond the seed list (B1, B2, …)
     entries: int = METHODS_ENTRIES
     outputs: list[str] = field(default_factory=list)
     needs: list[tuple[str, str]] = field(default_factory=list)  # (code, label)
     output: str = ""
     need: str = ""
+
+    @property
+    def seed_list(self) -> int:
+        return self.total - self.beyond
 
     @property
     def filtered(self) -> bool:
@@ -160,13 +165,16 @@ def catalogue(output: str = "", need: str = "") -> Catalogue:
     shown = [i for i in infos if matches(i, output, need)]
     sections = []
     for key, title in SECTIONS.items():
-        cards = sorted((i for i in shown if i["section"] == key), key=lambda i: i["methods_entry"])
+        cards = sorted(
+            (i for i in shown if i["section"] == key), key=lambda i: entry_order(i["methods_entry"])
+        )
         if cards:
             sections.append({"id": key, "title": title, "cards": cards})
     return Catalogue(
         sections=sections,
         shown=len(shown),
         total=len(infos),
+        beyond=sum(1 for i in infos if i["section"] == BEYOND),
         outputs=outputs,
         needs=needs,
         output=output,

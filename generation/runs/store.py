@@ -101,6 +101,7 @@ def _sample(run: Run, draft: SampleDraft, digest: str) -> Sample:
         work_key=draft.work_key,
         content_hash=digest,
         judge_score=draft.judge_score,
+        judge_confidence=draft.judge_confidence,
     )
 
 

@@ -28,6 +28,8 @@ class Piece:
     parent_key: str | None = None  # work key of the parent sample (lineage across items)
     role: str = ""  # the role whose model wrote it (Sample.model); default policy
     judge_score: float | None = None
+    # How sure the judging is (0-1); None: the lowest of the judgements' (kit/confidence.py).
+    confidence: float | None = None
     judgements: list[JudgementDraft] = field(default_factory=list)
 
 
@@ -85,8 +87,9 @@ def tool_trajectory(
     return Piece("tool_trajectory", list(messages), tools=list(tools), **opts)
 
 
-def judgement(label: str, judged: Judged) -> JudgementDraft:
-    """A Judgement row for a sample, from an it.judge result."""
+def judgement(label: str, judged: Judged, *, confidence: float | None = None) -> JudgementDraft:
+    """A Judgement row for a sample, from an it.judge result; its confidence is the spread of
+    the judge's samples unless given (two judges: kit.confidence.of_two)."""
     return JudgementDraft(
         judged.model,
         judged.rubric,
@@ -94,4 +97,5 @@ def judgement(label: str, judged: Judged) -> JudgementDraft:
         judged.score,
         f"{label}: {judged.rationale}"[:4000] if label else judged.rationale[:4000],
         "\n---\n".join(judged.raw),
+        judged.confidence if confidence is None else confidence,
     )

@@ -253,7 +253,8 @@ class Item(Generic[P]):
         parse: Callable[[str, float], float | None] = parse_score,
         **values: Any,
     ) -> Judged:
-        """JUDGE: `samples` judgements averaged over those that parse; none parse → None."""
+        """JUDGE: `samples` judgements averaged over those that parse; none parse → None.
+        The result's confidence is 1 − their spread on the 0-`maximum` scale."""
         options = {k: values.pop(k) for k in list(values) if k in OPTIONS}
         options.setdefault("max_tokens", 512)
         if samples == 1:
@@ -271,6 +272,7 @@ class Item(Generic[P]):
                 rubric=template,
                 version=got.version,
                 model=got.model,
+                maximum=maximum,
             )
 
         return await self._step("judge", compute, Judged.to_json, Judged.from_json)

@@ -7,6 +7,7 @@ default or prompt makes a new version, and runs keep the version they started wi
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,7 +31,11 @@ SECTIONS = {
     "agent_dialogue": "Multi-turn agent dialogue (多轮agent对话合成)",
     "agent_flows": "Complex agentic flows (生成复杂智能体流程的数据)",
     "environments": "Agents in environments (与环境交互的智能体)",
+    "beyond": "Beyond the seed list",
 }
+# Entries beyond the seed list are named B1, B2, …: widely used methods the list lacks.
+BEYOND = "beyond"
+_BEYOND_ENTRY = re.compile(r"B[1-9][0-9]?")
 NEED_CODES = frozenset(
     {"N", "LP", "PLP", "EMB", "SBX", "RT", "ENV", "MM", "VLM", "RET", "KG", "CLS", "FT", "TOOLS"}
 )
@@ -68,7 +73,7 @@ class Need:
 class Meta:
     id: str
     name: str
-    entry: int  # row in METHODS.md
+    entry: int | str  # row in METHODS.md (1-60), or "B1", "B2", … beyond the seed list
     version: str
     output: str  # sft | preference | classification | conversation | tool_trajectory | a+b
     section: str
@@ -86,7 +91,11 @@ class Meta:
     def __post_init__(self) -> None:
         if self.section not in SECTIONS:
             raise ValueError(f"{self.id}: unknown section {self.section!r}")
-        if not 1 <= self.entry <= 60:
+        if isinstance(self.entry, str):
+            if not _BEYOND_ENTRY.fullmatch(self.entry) or self.section != BEYOND:
+                raise ValueError(f"{self.id}: an entry beyond the seed list is B1, B2, … in "
+                                 f"section {BEYOND!r}")  # fmt: skip
+        elif not 1 <= self.entry <= 60 or self.section == BEYOND:
             raise ValueError(f"{self.id}: METHODS.md entries are 1-60")
         for need in self.needs:
             if need.code not in NEED_CODES:
@@ -94,6 +103,11 @@ class Meta:
         names = [r.name for r in self.roles]
         if len(set(names)) != len(names) or "policy" not in names:
             raise ValueError(f"{self.id}: roles must be distinct and include policy")
+
+
+def entry_order(entry: int | str) -> tuple[int, int]:
+    """Sort key: the seed list's entries 1-60 first, then B1, B2, …"""
+    return (0, entry) if isinstance(entry, int) else (1, int(entry[1:]))
 
 
 class Recipe(Generic[P]):
@@ -104,7 +118,7 @@ class Recipe(Generic[P]):
     # Read by older code paths; set from meta by @register.
     id: ClassVar[str]
     name: ClassVar[str]
-    entry: ClassVar[int]
+    entry: ClassVar[int | str]
     version: ClassVar[str]
     output_kind: ClassVar[str]
     summary: ClassVar[str]

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from generation.recipes.kit import confidence
+
 FIRST_TOKENS = 16  # token logprobs kept per choice: enough for a label token, small to store
 
 
@@ -59,6 +61,13 @@ class Judged:
     rubric: str
     version: str
     model: str
+    maximum: float = 5.0  # the top of the scale, for the confidence
+    minimum: float = 0.0
+
+    @property
+    def confidence(self) -> float | None:
+        """1 − the spread of the judge's samples; None for one sample (kit/confidence.py)."""
+        return confidence.of_samples(self.scores, self.maximum, self.minimum)
 
     @property
     def rationale(self) -> str:
@@ -82,6 +91,11 @@ class PairVerdict:
     label_source: str  # "logprobs" | "text"
     version: str
     model: str
+
+    @property
+    def confidence(self) -> float | None:
+        """|2·p(A) − 1| over both orders (kit/confidence.py)."""
+        return confidence.of_pair(self.p_a, self.orders)
 
     @property
     def winner(self) -> str | None:
