@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,6 +129,10 @@ def build(export: Export, progress: Progress) -> Built:
         entries.append(_entry(work, writer.path.name, digest, writer.rows))
     samples = _write_ids(work / "sample_ids.txt", ids)
     entries.append(_entry(work, "sample_ids.txt", files.sha256_of(work / "sample_ids.txt")))
+    auto = _auto_accepted(base_queryset(project, f), ids)
+    if auto:
+        _write_ids(work / AUTO_IDS, auto)
+        entries.append(_entry(work, AUTO_IDS, files.sha256_of(work / AUTO_IDS)))
     clock.lap("ids")
     beat()
     bundle = files.Bundle(work, f"{slugify(project.name) or 'dataset'}-v{export.version}")
@@ -198,12 +203,40 @@ def _write_ids(path: Path, ids: array[int]) -> int:
     return count
 
 
+AUTO_IDS = "auto_accepted_ids.txt"
+
+
+def _auto_accepted(qs: Any, exported: array[int]) -> array[int]:
+    """The exported samples a run's confidence rule accepted, not a person (sorted)."""
+    written = array("q", sorted(set(exported)))
+    out = array("q")
+    for pk in (
+        qs.filter(auto_accepted=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .iterator(chunk_size=5000)
+    ):
+        at = bisect_left(written, pk)
+        if at < len(written) and written[at] == pk:
+            out.append(pk)
+    return out
+
+
 def _lineage(qs: Any) -> dict[str, Any]:
     """Counts per origin, recipe, run, model and prompt version: one GROUP BY over the
     selection (one scan, not five), folded here."""
-    keys = ("source", "recipe_id", "recipe_version", "run_id", "model", "prompt_version")
+    keys = (
+        "source",
+        "recipe_id",
+        "recipe_version",
+        "run_id",
+        "model",
+        "prompt_version",
+        "auto_accepted",
+    )
     groups = {
         "origins": ("source",),
+        "decided_by": ("auto_accepted",),
         "recipes": ("recipe_id", "recipe_version"),
         "runs": ("run_id",),
         "models": ("model",),

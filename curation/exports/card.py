@@ -86,6 +86,7 @@ def render(m: dict[str, Any]) -> str:
     lines += ["Prompt versions:", ""]
     lines += _table(lineage["prompt_versions"], ["recipe_id", "prompt_version", "samples"])
     lines += ["Runs:", "", *_table(lineage["runs"], ["run_id", "samples"])]
+    lines += _decided_by(lineage)
     lines += ["## Files", "", *_table(m.get("files", []), ["name", "rows", "bytes", "sha256"])]
     lines += ["## Annotator agreement", ""]
     lines += _table(
@@ -99,6 +100,23 @@ def render(m: dict[str, Any]) -> str:
         ],
     )
     return "\n".join(lines)
+
+
+def _decided_by(lineage: dict[str, Any]) -> list[str]:
+    """Who accepted the samples: a section only when a run's confidence rule accepted some."""
+    auto = sum(r["samples"] for r in lineage.get("decided_by", []) if r["auto_accepted"])
+    if not auto:
+        return []
+    total = sum(r["samples"] for r in lineage.get("decided_by", []))
+    return [
+        "## Decided by",
+        "",
+        f"{auto} of {total} selected samples were accepted automatically: their run sent "
+        "samples whose judge confidence was below a threshold to people and accepted the "
+        "rest. `auto_accepted_ids.txt` lists the exported ones; the filter "
+        '`"decided_by": "people"` leaves them out.',
+        "",
+    ]
 
 
 SYSTEM_PROMPT_HELP = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review.models import QueueItem, ReviewQueue
+from curation.review.queues import by_confidence
 from curation.samples.models import DupStatus, Sample, SampleKind, SampleStatus
 
 NON_CANONICAL = (DupStatus.NEAR_DUPLICATE, DupStatus.EXACT_DUPLICATE)
@@ -32,6 +33,11 @@ class ExportFilters(BaseModel):
     # Drop near and exact duplicates (and anything pointing at a canonical sample).
     canonical_only: bool = False
     tags: list[str] = Field(default_factory=list)  # any of these
+    # The judge's confidence (0-1): at least this sure; or below this or unknown.
+    confidence_min: float | None = Field(None, ge=0.0, le=1.0)
+    confidence_below: float | None = Field(None, gt=0.0, le=1.0)
+    # auto: accepted by a run's confidence rule; people: decided (or left) by people.
+    decided_by: Literal["auto", "people"] | None = None
 
     @model_validator(mode="after")
     def _scores_in_order(self) -> ExportFilters:
@@ -104,4 +110,6 @@ def base_queryset(project: Project, f: ExportFilters, *, statuses: bool = True) 
         qs = qs.exclude(Q(dup_status__in=NON_CANONICAL) | Q(duplicate_of__isnull=False))
     if f.tags:
         qs = qs.filter(tags__overlap=f.tags)
-    return qs
+    return by_confidence(
+        qs, f.model_dump(include={"confidence_min", "confidence_below", "decided_by"})
+    )

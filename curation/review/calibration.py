@@ -6,12 +6,20 @@ the mean human rating. The judge's score is its latest usable judgement under ea
 Per rubric we report: pairs, agreement and Cohen's kappa between "judge accepts" (score at
 or above JUDGE_ACCEPTS_AT) and the human decision, Spearman's rho between judge score and
 the human accept share, and a row per rounded judge score with the human accept rate.
+
+Per rubric also the agreement at each band of the sample's judge confidence (kit/confidence.py
+in generation), so a curator sees from which confidence on the judge can be trusted and can
+choose a run's "review below c" from it: `trust_from` is the lowest band edge from which
+every band with enough decided samples agrees with people at least TRUSTED of the time.
+
+A preference pair is the judge's claim that chosen beats rejected: the judge "accepts" it
+whatever the score of either side, so agreement on pairs is the share people accept.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -20,6 +28,10 @@ from curation.review.models import ReviewQueue
 
 # The AI judge "accepts" a sample when its additive-rubric score is at least this (of 5).
 JUDGE_ACCEPTS_AT = 3.0
+# Confidence bands (lower edge inclusive; the last one includes 1.0), and what "trusted" is.
+BANDS = ((0.0, 0.5), (0.5, 0.75), (0.75, 0.9), (0.9, 1.0))
+TRUSTED = 0.9
+TRUST_MIN_DECIDED = 3
 
 _SQL = """
     WITH human AS (
@@ -33,8 +45,10 @@ _SQL = """
         GROUP BY qi.sample_id, qi.final_decision
     )
     SELECT DISTINCT ON (j.sample_id, j.rubric_id)
-           j.rubric_id, j.score, h.final_decision, h.accept_share, h.rating
+           j.rubric_id, j.score, h.final_decision, h.accept_share, h.rating,
+           s.judge_confidence, s.kind = 'preference'
     FROM runs_judgement j JOIN human h ON h.sample_id = j.sample_id
+         JOIN runs_sample s ON s.id = j.sample_id
     WHERE j.score IS NOT NULL
     ORDER BY j.sample_id, j.rubric_id, j.created_at DESC, j.id DESC
 """
@@ -44,10 +58,8 @@ def judge_vs_human(queue: ReviewQueue) -> list[dict[str, Any]]:
     with connection.cursor() as cur:
         cur.execute(_SQL, [queue.pk])
         rows = cur.fetchall()
-    by_rubric: dict[str, list[tuple[float, str | None, float | None, float | None]]] = defaultdict(
-        list
-    )
-    for rubric, score, final, share, rating in rows:
+    by_rubric: dict[str, list[Pair]] = defaultdict(list)
+    for rubric, score, final, share, rating, confidence, is_pair in rows:
         share = float(share) if share is not None else None
         if final:
             human: str | None = final
@@ -55,22 +67,78 @@ def judge_vs_human(queue: ReviewQueue) -> list[dict[str, Any]]:
             human = None
         else:
             human = "accept" if share > 0.5 else "reject"
+        judge = "accept" if is_pair or float(score) >= JUDGE_ACCEPTS_AT else "reject"
         by_rubric[rubric].append(
-            (float(score), human, share, float(rating) if rating is not None else None)
+            Pair(
+                float(score),
+                human,
+                share,
+                float(rating) if rating is not None else None,
+                judge,
+                confidence,
+            )
         )
     return [_rubric_summary(rubric, pairs) for rubric, pairs in sorted(by_rubric.items())]
 
 
-def _rubric_summary(
-    rubric: str, pairs: list[tuple[float, str | None, float | None, float | None]]
-) -> dict[str, Any]:
-    decided = [
-        ("accept" if score >= JUDGE_ACCEPTS_AT else "reject", human)
-        for score, human, _, _ in pairs
-        if human is not None
-    ]
+class Pair(NamedTuple):
+    """A reviewed sample under one rubric: the judge's side and the people's."""
+
+    score: float
+    human: str | None
+    share: float | None
+    rating: float | None
+    judge: str  # "accept" | "reject"
+    confidence: float | None
+
+
+def band_of(confidence: float | None) -> str:
+    if confidence is None:
+        return "unknown"
+    for low, high in BANDS:
+        if low <= confidence < high or (high == 1.0 and confidence == 1.0):
+            return f"{low:g}-{high:g}"
+    return "unknown"
+
+
+def confidence_bands(pairs: list[Pair]) -> tuple[list[dict[str, Any]], float | None]:
+    """Agreement with people per confidence band, and the edge from which to trust it."""
+    names = [f"{low:g}-{high:g}" for low, high in BANDS] + ["unknown"]
+    grouped: dict[str, list[Pair]] = defaultdict(list)
+    for p in pairs:
+        grouped[band_of(p.confidence)].append(p)
+    bands: list[dict[str, Any]] = []
+    for name in names:
+        got = grouped.get(name, [])
+        decided = [p for p in got if p.human is not None]
+        bands.append(
+            {
+                "band": name,
+                "samples": len(got),
+                "decided": len(decided),
+                "agreement": sum(p.judge == p.human for p in decided) / len(decided)
+                if decided
+                else None,
+                "human_accept_rate": sum(p.human == "accept" for p in decided) / len(decided)
+                if decided
+                else None,
+            }
+        )
+    trust_from = None
+    for (low, _), band in reversed(list(zip(BANDS, bands, strict=False))):
+        if band["decided"] < TRUST_MIN_DECIDED:
+            continue
+        if band["agreement"] is None or band["agreement"] < TRUSTED:
+            break
+        trust_from = low
+    return bands, trust_from
+
+
+def _rubric_summary(rubric: str, pairs: list[Pair]) -> dict[str, Any]:
+    decided = [(p.judge, p.human) for p in pairs if p.human is not None]
+    bands, trust_from = confidence_bands(pairs)
     buckets: dict[int, list[tuple[float | None, float | None]]] = defaultdict(list)
-    for score, _, share, rating in pairs:
+    for score, _, share, rating, _, _ in pairs:
         buckets[round(score)].append((share, rating))
     rows = []
     for score in sorted(buckets):
@@ -84,7 +152,7 @@ def _rubric_summary(
                 "human_mean_rating": sum(ratings) / len(ratings) if ratings else None,
             }
         )
-    with_share = [(score, share) for score, _, share, _ in pairs if share is not None]
+    with_share = [(p.score, p.share) for p in pairs if p.share is not None]
     return {
         "rubric": rubric,
         "pairs": len(pairs),
@@ -94,6 +162,9 @@ def _rubric_summary(
         "spearman": spearman([a for a, _ in with_share], [b for _, b in with_share]),
         "judge_accepts_at": JUDGE_ACCEPTS_AT,
         "rows": rows,
+        "bands": bands,
+        "trust_from": trust_from,
+        "trusted_agreement": TRUSTED,
         "plot": _plot(rows),
     }
 

@@ -14,6 +14,7 @@ class QueueOrder(models.TextChoices):
     RANDOM = "random", "Random"
     LOWEST_SCORE = "lowest_score", "Lowest judge score first"
     MOST_DISAGREEMENT = "most_disagreement", "Most disagreement first"
+    LEAST_CONFIDENT = "least_confident", "Least confident judge first"
 
 
 class ReviewQueue(models.Model):
@@ -27,6 +28,16 @@ class ReviewQueue(models.Model):
     order = models.CharField(max_length=20, choices=QueueOrder.choices, default=QueueOrder.RANDOM)
     lease_seconds = models.PositiveIntegerField(default=600)
     is_open = models.BooleanField(default=True)
+    # A run's "judge unsure" queue: new samples of `feed_run` below `auto_accept_at` join it
+    # as they are stored (curation/review/routing.py); the others are accepted automatically.
+    feed_run = models.OneToOneField(
+        "runs.Run",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="review_queue",
+    )
+    auto_accept_at = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

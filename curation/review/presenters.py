@@ -9,6 +9,7 @@ from django.db.models import Sum
 
 from curation.review.calibration import JUDGE_ACCEPTS_AT
 from curation.review.models import Assignment, ReviewQueue
+from curation.review.routing import feed_summary
 
 
 def queue_agreement(queue: ReviewQueue) -> dict[str, Any]:
@@ -101,6 +102,7 @@ def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
         "progress": done / needed if needed else 0.0,
         "agreement": queue_agreement(queue),
         "annotators": annotator_stats(queue),
+        "feed": feed_summary(queue),
     }
 
 

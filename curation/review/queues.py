@@ -10,12 +10,14 @@ import random
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from curation.projects import audit
 from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review import questions as questions_module
 from curation.review.models import QueueItem, QueueOrder, ReviewQueue
+from curation.review.routing import confidence_sort_key
 from curation.samples.models import Sample
 
 SAMPLE_FILTERS = {
@@ -27,7 +29,11 @@ SAMPLE_FILTERS = {
     "score_max",
     "dup_statuses",
     "tags",
+    "confidence_min",
+    "confidence_below",
+    "decided_by",
 }
+DECIDED_BY = ("auto", "people")
 INSERT_BATCH = 5000
 ANALYZE_AFTER = 1000
 
@@ -53,12 +59,33 @@ def filtered_samples(project: Project, filters: dict[str, Any]) -> Any:
         qs = qs.filter(dup_status__in=filters["dup_statuses"])
     if filters.get("tags"):
         qs = qs.filter(tags__overlap=filters["tags"])
+    return by_confidence(qs, filters)
+
+
+def by_confidence(qs: Any, filters: dict[str, Any]) -> Any:
+    """confidence_min: judged at least this sure; confidence_below: below it or unknown (what
+    a run's routing sends to people); decided_by: auto (accepted by that rule) or people."""
+    if filters.get("confidence_min") is not None:
+        qs = qs.filter(judge_confidence__gte=filters["confidence_min"])
+    if filters.get("confidence_below") is not None:
+        qs = qs.filter(
+            Q(judge_confidence__lt=filters["confidence_below"]) | Q(judge_confidence__isnull=True)
+        )
+    decided_by = filters.get("decided_by")
+    if decided_by:
+        if decided_by not in DECIDED_BY:
+            raise ServiceError(f"decided_by is one of {', '.join(DECIDED_BY)}.")
+        qs = qs.filter(auto_accepted=decided_by == "auto")
     return qs
 
 
-def _sort_key(order: str, score: float | None, rng: random.Random) -> float:
+def _sort_key(
+    order: str, score: float | None, confidence: float | None, rng: random.Random
+) -> float:
     if order == QueueOrder.LOWEST_SCORE:
         return score if score is not None else 1e9
+    if order == QueueOrder.LEAST_CONFIDENT:
+        return confidence_sort_key(confidence)
     if order == QueueOrder.MOST_DISAGREEMENT:
         return 0.0  # updated as reviews disagree (see submit)
     return rng.random()
@@ -100,14 +127,13 @@ def create_queue(
         rng = random.Random(queue.pk)
         batch: list[QueueItem] = []
         total = 0
-        for pk, score in (
+        for pk, score, confidence in (
             samples.order_by("id")
-            .values_list("id", "judge_score")
+            .values_list("id", "judge_score", "judge_confidence")
             .iterator(chunk_size=INSERT_BATCH)
         ):
-            batch.append(
-                QueueItem(queue=queue, sample_id=pk, sort_key=_sort_key(order, score, rng))
-            )
+            key = _sort_key(order, score, confidence, rng)
+            batch.append(QueueItem(queue=queue, sample_id=pk, sort_key=key))
             if len(batch) >= INSERT_BATCH:
                 QueueItem.objects.bulk_create(batch)
                 total += len(batch)

@@ -34,6 +34,8 @@ class QueueOut(Schema):
     progress: float
     agreement: dict[str, Any]
     annotators: list[dict[str, Any]]
+    # A run's "judge unsure" queue: {"run", "below", "auto_accepted", "spot_check"}; else null.
+    feed: dict[str, Any] | None = None
 
 
 class AssignmentOut(Schema):

@@ -267,7 +267,7 @@ def _settle(item: QueueItem, sample: Sample, queue: ReviewQueue) -> None:
         if winners[0] == "accept"
         else SampleStatus.REJECTED
     )
-    Sample.objects.filter(pk=sample.pk).update(status=status)
+    Sample.objects.filter(pk=sample.pk).update(status=status, auto_accepted=False)
 
 
 def undo_last(actor: Any, queue: ReviewQueue) -> Assignment:
@@ -332,7 +332,7 @@ def adjudicate(actor: Any, item: QueueItem, decision: str, comment: str = "") ->
         locked.settled = True
         locked.save(update_fields=["final_decision", "adjudicated_by", "adjudicated_at", "settled"])
         status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
-        Sample.objects.filter(pk=locked.sample_id).update(status=status)
+        Sample.objects.filter(pk=locked.sample_id).update(status=status, auto_accepted=False)
         audit.record(
             actor,
             "review.adjudicate",
@@ -360,7 +360,7 @@ def bulk_decide(
                 "check the filters again."
             )
         before = Counter(qs.values_list("status", flat=True))
-        Sample.objects.filter(pk__in=ids).update(status=status)
+        Sample.objects.filter(pk__in=ids).update(status=status, auto_accepted=False)
         audit.record(
             actor,
             "samples.bulk_decide",

@@ -9,7 +9,7 @@ from ninja import Router
 
 from curation.paging import page_of
 from curation.projects.access import object_for, project_for
-from curation.samples.models import Sample, SampleStatus
+from curation.samples.models import Sample, SampleStatus, by_decision
 from curation.samples.schemas import SampleOut, SamplePage
 
 router = Router(tags=["samples"])
@@ -21,6 +21,8 @@ def list_samples(
     project_id: int,
     status: str = "",
     run_id: int | None = None,
+    decided_by: str = "",
+    confidence_below: float | None = None,
     page: int = 1,
     page_size: int = 50,
 ) -> dict[str, Any]:
@@ -30,6 +32,7 @@ def list_samples(
         samples = samples.filter(status=status)
     if run_id is not None:
         samples = samples.filter(run_id=run_id)
+    samples = by_decision(samples, decided_by, confidence_below)
     return page_of(samples.order_by("id"), page, max(1, min(page_size, 500)))
 
 

@@ -210,6 +210,16 @@ class Judgement(models.Model):
         }
 
 
+def by_decision(qs: Any, decided_by: str = "", confidence_below: float | None = None) -> Any:
+    """decided_by "auto" / "people": accepted by a run's confidence rule, or not;
+    confidence_below c: judged less sure than c, or of unknown confidence."""
+    if decided_by in ("auto", "people"):
+        qs = qs.filter(auto_accepted=decided_by == "auto")
+    if confidence_below is not None:
+        qs = qs.filter(Q(judge_confidence__lt=confidence_below) | Q(judge_confidence__isnull=True))
+    return qs
+
+
 class JudgementContent(Protocol):
     """What a judgement row is built from: a recipe's JudgementDraft, or a judge's result."""
 

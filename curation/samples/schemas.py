@@ -26,6 +26,8 @@ class SampleOut(Schema):
     prompt_version: str
     model: str
     judge_score: float | None
+    judge_confidence: float | None  # 0-1: how sure the judging was; null: unknown
+    auto_accepted: bool  # accepted by its run's confidence rule, not by a person
     dup_status: str
     tags: list[str]
     created_at: datetime

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for
 from curation.samples.lineage import lineage_extra
-from curation.samples.models import Sample, SampleStatus
+from curation.samples.models import Sample, SampleStatus, by_decision
 
 PAGE_SIZE = 25
 
@@ -25,6 +25,8 @@ def sample_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     run_id = request.GET.get("run", "")
     if run_id.isdigit():
         samples = samples.filter(run_id=int(run_id))
+    decided_by = request.GET.get("decided_by", "")
+    samples = by_decision(samples, decided_by)
     page = Paginator(samples.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "samples/list.html"
     if request.htmx:
@@ -34,6 +36,7 @@ def sample_list(request: AuthedRequest, project_id: int) -> HttpResponse:
         "page": page,
         "status": status,
         "statuses": SampleStatus.choices,
+        "decided_by": decided_by if decided_by in ("auto", "people") else "",
     }
     return render(request, template, ctx)
 

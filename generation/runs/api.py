@@ -130,6 +130,8 @@ def create_run(request: HttpRequest, project_id: int, payload: RunIn) -> Status[
             futility_limit=payload.futility_limit,
             name=payload.name,
             previous_run=pick(Run, payload.previous_run, "run"),
+            review_below=payload.review_below,
+            spot_check=payload.spot_check,
         )
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc

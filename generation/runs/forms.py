@@ -62,6 +62,22 @@ class RunForm(forms.Form):
         help_text="Where the method's loop needs fine-tuning: train on that run's export, "
         "register the trained model as an endpoint, and start the next round on it here.",
     )
+    review_below = forms.FloatField(
+        min_value=0.01,
+        max_value=1.0,
+        required=False,
+        label="Send to review below confidence",
+        help_text="Samples whose judge confidence (0-1) is below this go to a review queue; "
+        "the rest are accepted automatically and marked as such. Blank: all stay pending.",
+    )
+    spot_check = forms.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        label="Spot check",
+        help_text="Share of the confident samples sent to review as well (0.05 = 5 %), so "
+        "the judge-vs-human view can show agreement at high confidence.",
+    )
 
     def __init__(
         self,
@@ -99,7 +115,15 @@ class RunForm(forms.Form):
         }
 
     def run_fields(self) -> list[Any]:
-        names = ("target_count", "futility_limit", "budget_tokens", "budget_cost", "previous_run")
+        names = (
+            "target_count",
+            "futility_limit",
+            "budget_tokens",
+            "budget_cost",
+            "previous_run",
+            "review_below",
+            "spot_check",
+        )
         return [self[n] for n in names]
 
     def role_fields(self) -> list[Any]:

@@ -17,6 +17,7 @@ from curation.samples.models import Judgement, Sample
 from generation.judge import ADDITIVE_RUBRIC, JudgeResult, judge_response
 from generation.llm import CallRecord, LLMClient
 from generation.recipes.base import JudgementDraft
+from generation.recipes.kit import confidence
 
 BATCH = 32
 
@@ -83,6 +84,7 @@ def _store(
                 score=result.score,
                 rationale=result.rationale[:4000],
                 raw_output="\n---\n".join(result.raw),
+                confidence=confidence.of_samples(result.scores, 5.0),
             )
             Judgement.objects.update_or_create(
                 sample=sample,
@@ -91,5 +93,7 @@ def _store(
                 defaults=Judgement.fields_from(verdict),
             )
             if result.score is not None:
-                Sample.objects.filter(pk=sample.pk).update(judge_score=result.score)
+                Sample.objects.filter(pk=sample.pk).update(
+                    judge_score=result.score, judge_confidence=verdict.confidence
+                )
         LLMCall.objects.bulk_create([LLMCall.from_record(project_id, c) for c in calls])

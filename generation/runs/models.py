@@ -78,6 +78,11 @@ class Run(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_rounds"
     )
     round = models.PositiveIntegerField(default=1)
+    # People where the judge is unsure: samples whose judge confidence is below this go to
+    # a review queue, the rest are accepted automatically (curation/review/routing.py), and
+    # `spot_check` of the confident ones go to the queue too, so agreement can be measured.
+    review_below = models.FloatField(null=True, blank=True)
+    spot_check = models.FloatField(default=0.0)
     target_count = models.PositiveIntegerField()
     budget_tokens = models.BigIntegerField(null=True, blank=True)
     budget_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)

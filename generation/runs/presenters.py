@@ -76,6 +76,8 @@ def run_summary(run: Run, endpoints: dict[int, ModelEndpoint] | None = None) -> 
         "notes": dict((run.state or {}).get("kit", {}).get("notes", {})),
         "previous_run": run.previous_run_id,
         "round": run.round,
+        "review_below": run.review_below,
+        "spot_check": run.spot_check,
         "status": run.status,
         "target": run.target_count,
         "produced": run.produced,

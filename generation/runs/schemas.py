@@ -27,6 +27,10 @@ class RunIn(Schema):
     # The run this one follows as its next round (a method whose loop needs fine-tuning:
     # train on the previous round's export, register the trained model as an endpoint).
     previous_run: int | None = None
+    # Pairs (samples) judged with confidence below this go to a review queue; the rest are
+    # accepted automatically and marked so. null: everything stays pending, as before.
+    review_below: float | None = None
+    spot_check: float = 0.0  # this share of the confident ones goes to review too
 
 
 class EndpointRef(Schema):
@@ -52,6 +56,8 @@ class RunOut(Schema):
     notes: dict[str, int]
     previous_run: int | None
     round: int
+    review_below: float | None
+    spot_check: float
     status: str
     target: int
     produced: int

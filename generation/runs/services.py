@@ -50,10 +50,14 @@ def start_run(
     futility_limit: int | None = None,
     name: str = "",
     previous_run: Run | None = None,
+    review_below: float | None = None,
+    spot_check: float = 0.0,
 ) -> Run:
     """Start a run. `endpoints` maps the recipe's roles to endpoints; `endpoint` and
     `judge_endpoint` are the policy and judge roles (the shape older callers use).
-    `previous_run` makes this run the next round of that one (same project and recipe)."""
+    `previous_run` makes this run the next round of that one (same project and recipe).
+    `review_below` c: samples judged with confidence below c go to a review queue, the rest
+    are accepted automatically; `spot_check` of those go to the queue as well."""
     try:
         recipe = get_recipe(recipe_id)
     except UnknownRecipe as exc:
@@ -98,6 +102,7 @@ def start_run(
         raise ServiceError("A cost budget must be positive.")
     if futility_limit is not None and futility_limit < 1:
         raise ServiceError("The futility limit must be at least 1 item.")
+    check_routing(review_below, spot_check)
     if previous_run is not None and previous_run.project_id != project.pk:
         raise ServiceError("The previous round belongs to another project.")
     if previous_run is not None and previous_run.recipe_id != recipe.id:
@@ -122,6 +127,8 @@ def start_run(
             futility_limit=futility_limit,
             previous_run=previous_run,
             round=previous_run.round + 1 if previous_run is not None else 1,
+            review_below=review_below,
+            spot_check=spot_check,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
             # Prompt versions are pinned: a resumed run never switches to newer ones.
             state={
@@ -140,10 +147,24 @@ def start_run(
                 "params": clean.model_dump(),
                 "endpoints": resolved,
                 **({"previous_run": previous_run.pk} if previous_run is not None else {}),
+                **(
+                    {"review_below": review_below, "spot_check": spot_check}
+                    if review_below is not None
+                    else {}
+                ),
             },
         )
         _enqueue_drive(run.pk)
     return run
+
+
+def check_routing(review_below: float | None, spot_check: float) -> None:
+    if review_below is not None and not 0.0 < review_below <= 1.0:
+        raise ServiceError("Review below: a judge confidence between 0 and 1 (e.g. 0.8).")
+    if not 0.0 <= spot_check <= 1.0:
+        raise ServiceError("Spot check: a share between 0 and 1 (e.g. 0.05 for 5 %).")
+    if spot_check and review_below is None:
+        raise ServiceError("A spot check needs a review threshold (review below c).")
 
 
 def seed_set_kinds(seed_set: SeedSet) -> set[str]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from curation.projects.models import LLMCall
 from curation.samples.models import Judgement, Sample, content_hash
+from curation.samples.signals import samples_stored
 from generation.llm import CallRecord
 from generation.recipes.base import SampleDraft
 from generation.recipes.kit.pools import Admitted
@@ -117,10 +118,13 @@ def store_batch(
         _resolve_parents(run, keep)
         try:
             with transaction.atomic():
-                stored = _insert(run, keep)
+                ids = _insert(run, keep)
         except IntegrityError:
             # Another run of the project stored the same content a moment ago.
-            stored = _insert_one_by_one(run, keep, filtered)
+            ids = _insert_one_by_one(run, keep, filtered)
+        stored = len(ids)
+        if ids:
+            samples_stored.send(sender=run, sample_ids=ids)
         _write_items(run, batch)
         if batch.admitted:
             RunPoolEntry.objects.bulk_create(
@@ -297,7 +301,7 @@ def _write_items(run: Run, batch: Batch) -> None:
         )
 
 
-def _insert(run: Run, fresh: Fresh) -> int:
+def _insert(run: Run, fresh: Fresh) -> list[int]:
     samples = Sample.objects.bulk_create([_sample(run, d, digest) for d, digest in fresh])
     _judgements(samples, [d for d, _ in fresh])
     # Parents stored in this same batch: link them now that they have ids.
@@ -309,18 +313,18 @@ def _insert(run: Run, fresh: Fresh) -> int:
             orphans.append(sample)
     if orphans:
         Sample.objects.bulk_update(orphans, ["parent"])
-    return len(samples)
+    return [s.pk for s in samples]
 
 
-def _insert_one_by_one(run: Run, fresh: Fresh, filtered: Counter[str]) -> int:
-    stored = 0
+def _insert_one_by_one(run: Run, fresh: Fresh, filtered: Counter[str]) -> list[int]:
+    stored = []
     for d, digest in fresh:
         try:
             with transaction.atomic():
                 sample = _sample(run, d, digest)
                 sample.save()
                 _judgements([sample], [d])
-                stored += 1
+                stored.append(sample.pk)
         except IntegrityError:
             filtered["exact_duplicate"] += 1
     return stored

@@ -73,6 +73,8 @@ def run_new(request: AuthedRequest, project_id: int) -> HttpResponse:
                 futility_limit=d["futility_limit"],
                 name=d["name"],
                 previous_run=d["previous_run"],
+                review_below=d["review_below"],
+                spot_check=d["spot_check"] or 0.0,
             )
         except ServiceError as exc:
             form.add_error(None, str(exc))

@@ -48,6 +48,18 @@ class Command(BaseCommand):
             help="Run id this run follows as its next round (same recipe; e.g. on the "
             "endpoint trained on that round's export).",
         )
+        parser.add_argument(
+            "--review-below",
+            type=float,
+            help="Send samples judged with confidence below this (0-1) to a review queue; "
+            "accept the rest automatically.",
+        )
+        parser.add_argument(
+            "--spot-check",
+            type=float,
+            default=0.0,
+            help="Share of the confident samples sent to review too (with --review-below).",
+        )
         parser.add_argument("--user", help="Username recorded as starting it.")
         parser.add_argument("--wait", action="store_true", help="Print progress until it ends.")
 
@@ -82,6 +94,8 @@ class Command(BaseCommand):
                 futility_limit=o["futility_limit"],
                 name=o["name"],
                 previous_run=self._previous(project, o["previous_run"]),
+                review_below=o["review_below"],
+                spot_check=o["spot_check"],
             )
         except ServiceError as exc:
             raise CommandError(str(exc)) from exc
