@@ -88,6 +88,22 @@ def test_a_verdict_that_flips_with_the_order_rates_both_judgements_the_same() ->
     assert 0.0 < elo.margin_confidence(rated[0], rated[1]) < 1.0
 
 
+def test_a_win_from_the_seat_the_meta_judge_disfavours_counts_for_more() -> None:
+    def verdict(*orders: float | None) -> PairVerdict:
+        return PairVerdict(None, list(orders), [], "text", "v", "m")
+
+    flip = verdict(1.0, 0.0)  # the first seat wins in both orders
+    asked = {
+        (0, 1): flip, (0, 3): flip, (1, 2): flip, (2, 3): flip,
+        (0, 2): verdict(1.0, None),  # 0 wins from the first seat; the other order unread
+        (1, 3): verdict(None, 1.0),  # 1 wins from the second seat; the other order unread
+    }  # fmt: skip
+    fought, weights, rated = elo.rate(4, list(asked), list(asked.values()))
+    assert weights == (0.1, 0.9)  # 9 of the 10 wins came from the first seat
+    assert rated[1] > rated[0]
+    assert len(set(elo.ratings(4, fought, (1.0, 1.0))[:2])) == 1  # unweighted: the same
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_row_case_stores_a_length_controlled_actor_pair_and_a_meta_judged_judge_pair(
     bench: Any, fake_llm: Any
