@@ -7,6 +7,7 @@ from django import forms
 from curation.exports import system_prompts
 from curation.exports.formats import ALL_FORMATS
 from curation.exports.models import ExportFormat
+from curation.review.forms import ConfidenceFilters
 
 STATUSES = [
     ("accepted", "Accepted"),
@@ -24,7 +25,7 @@ def _words(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
-class ExportForm(forms.Form):
+class ExportForm(ConfidenceFilters):
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.OPENAI)
     parquet = forms.BooleanField(required=False, label="Parquet instead of JSONL")
     name = forms.CharField(max_length=200, required=False)
@@ -84,7 +85,7 @@ class ExportForm(forms.Form):
         for key in ("score_min", "score_max"):
             if d[key] is not None:
                 out[key] = d[key]
-        return out
+        return out | self.confidence_filters()
 
     def split(self) -> dict[str, Any] | None:
         d = self.cleaned_data

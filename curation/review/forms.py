@@ -16,7 +16,47 @@ def _words(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
-class SampleFilterForm(forms.Form):
+class ConfidenceFilters(forms.Form):
+    """The judge-confidence filters that queues, bulk decisions and exports share."""
+
+    confidence_min = forms.FloatField(
+        required=False, min_value=0, max_value=1, label="Judge confidence at least"
+    )
+    confidence_below = forms.FloatField(
+        required=False,
+        min_value=0.01,
+        max_value=1,
+        label="Judge confidence below",
+        help_text="Also matches samples of unknown confidence (one judge sample).",
+    )
+    decided_by = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "anyone"),
+            ("auto", "accepted automatically (judge confident)"),
+            ("people", "people (or not decided)"),
+        ],
+        label="Decided by",
+    )
+
+    NAMES = ("confidence_min", "confidence_below", "decided_by")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.NAMES:  # after the form's own fields
+            self.fields[name] = self.fields.pop(name)
+
+    def confidence_filters(self) -> dict[str, object]:
+        d = self.cleaned_data
+        out: dict[str, object] = {
+            k: d[k] for k in ("confidence_min", "confidence_below") if d.get(k) is not None
+        }
+        if d.get("decided_by"):
+            out["decided_by"] = d["decided_by"]
+        return out
+
+
+class SampleFilterForm(ConfidenceFilters):
     """Which samples: used by new queues and by bulk decisions."""
 
     statuses = forms.MultipleChoiceField(
@@ -51,7 +91,7 @@ class SampleFilterForm(forms.Form):
         for key in ("score_min", "score_max"):
             if d.get(key) is not None:
                 out[key] = d[key]
-        return out
+        return out | self.confidence_filters()
 
 
 class QueueForm(SampleFilterForm):

@@ -44,7 +44,8 @@ class SliceHost:
         return self._clients[endpoint_id], self._model(role, endpoint), f"e{endpoint_id}"
 
     def _model(self, role: str, endpoint: ModelEndpoint) -> str:
-        if role == "judge" and endpoint.judge_model:
+        """A judging role (judge, meta_judge, …) uses the endpoint's judge model if it has one."""
+        if (role == "judge" or role.endswith("_judge")) and endpoint.judge_model:
             return endpoint.judge_model
         return endpoint.chat_model
 

@@ -197,3 +197,17 @@ def test_the_judge_vs_human_table_bands_a_reviewed_run(fake_llm: Any) -> None:
     assert (low["samples"], low["decided"]) == (3, 3)
     assert low["agreement"] == pytest.approx(2 / 3)  # a pair is the judge's claim: accept
     assert additive["trust_from"] is None
+
+
+def test_the_queue_and_export_forms_offer_the_confidence_filters() -> None:
+    from curation.exports.forms import ExportForm
+    from curation.review.forms import QueueForm
+
+    data = {"decided_by": "people", "confidence_below": "0.8", "confidence_min": ""}
+    queue = QueueForm(data={"name": "q", "overlap": 1, "order": "least_confident", **data})
+    assert queue.is_valid(), queue.errors
+    assert queue.filters() == {"decided_by": "people", "confidence_below": 0.8}
+    export = ExportForm(data={"format": "dpo", "statuses": ["accepted"], **data})
+    assert export.is_valid(), export.errors
+    assert export.filters()["decided_by"] == "people"
+    assert list(export.fields)[-3:] == ["confidence_min", "confidence_below", "decided_by"]
