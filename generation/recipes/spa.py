@@ -160,7 +160,7 @@ class Spa(kit.Recipe[Params]):
     @classmethod
     def report(cls, run: Any) -> dict[str, Any]:
         found = run_pair_report(run.pk)
-        tau = Params.model_validate(run.params or {}).tau
+        tau = float((run.params or {}).get("tau", Params.model_fields["tau"].default))
         found["flag_rule"] = f"|margin| < {tau:g}, i.e. confidence < {review_below(tau):g}"
         return found
 
