@@ -81,6 +81,7 @@ class SampleDraft:
     judge_score: float | None = None
     judge_confidence: float | None = None
     judgements: list[JudgementDraft] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # Sample.tags: queue and export filters
 
 
 @dataclass(frozen=True)

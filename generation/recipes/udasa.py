@@ -85,10 +85,6 @@ def others_block(texts: Sequence[str], i: int) -> str:
     return "\n<other_answers>\n" + "\n".join(shown) + "\n</other_answers>\n" if shown else ""
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    return dict(value)
-
-
 def _embed(texts: list[str]) -> tuple[str, Any]:
     embedder = pools.local()  # the run's embedder, as DEDUP-E reaches it (kit/pools.py)
     return embedder.name, embedder.encode(texts)
@@ -213,8 +209,7 @@ class Udasa(kit.Recipe[Params]):
                 return {"method": "rouge_l", "u": unc.lexical_dispersion(texts)}
             return {"method": f"embedding:{model}", "u": unc.dispersion(vectors)}
 
-        # The kit has no public embedding step yet; _step is the journal every step uses.
-        got = await it._step("embed", compute, _as_dict, _as_dict)
+        got = await it.compute("embed", compute)
         if got["method"] == "rouge_l":
             it.note("semantic_by_rouge_l")
         return list(got["u"]), str(got["method"])

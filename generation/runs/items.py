@@ -102,9 +102,17 @@ def to_drafts(item: Item[Any], out: Out, model_for: Callable[[str], str]) -> lis
                 if p.confidence is not None
                 else confidence.lowest(j.confidence for j in p.judgements),
                 judgements=p.judgements,
+                tags=sample_tags(p.extra.get("tags")),
             )
         )
     return drafts
+
+
+def sample_tags(raw: Any) -> list[str]:
+    """A piece's extra["tags"] as Sample.tags: strings only, once each, 64 characters."""
+    if not isinstance(raw, list):
+        return []
+    return list(dict.fromkeys(t.strip()[:64] for t in raw if isinstance(t, str) and t.strip()))
 
 
 async def run_item(driver: Any, item: Item[Any]) -> Finished:

@@ -103,6 +103,7 @@ def _sample(run: Run, draft: SampleDraft, digest: str) -> Sample:
         content_hash=digest,
         judge_score=draft.judge_score,
         judge_confidence=draft.judge_confidence,
+        tags=draft.tags,
     )
 
 

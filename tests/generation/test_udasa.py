@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from curation.projects.services import ServiceError
 from curation.samples.models import Judgement, Sample
 from generation.recipes import udasa_uncertainty as unc
 from generation.recipes.kit.item import Drop
 from generation.recipes.udasa import Udasa
 from generation.runs.models import RunItem, RunStatus
+from tests.exports.helpers import export_now
 
 LETTERS = "ABCDE"
 # Semantic: A, B and C point the same way, D nearly so, E elsewhere.
@@ -155,6 +157,15 @@ def test_five_responses_pair_the_lowest_u_against_a_sub_optimal_one_in_its_stage
     assert meta["uncertainty"][3] == {"semantic": 0.4, "factual": 0.2, "value": 0.2, "u": 0.2667}
     assert meta["delta_u"] == pytest.approx(U[rejected] - U["A"], abs=1e-4)
     assert meta["stage"] == stage and sample.extra["tags"] == [f"stage:{stage}"]
+    assert sample.tags == [f"stage:{stage}"]  # what queue and export filters match
+    sample.status = "accepted"
+    sample.save(update_fields=["status"])
+    staged = export_now(
+        bench.owner, bench.project, format="dpo", filters={"tags": [f"stage:{stage}"]}
+    )
+    assert staged.rows_written == 1
+    with pytest.raises(ServiceError, match="No samples match"):
+        export_now(bench.owner, bench.project, format="dpo", filters={"tags": ["stage:none"]})
     assert meta["chosen"] == 0 and meta["rejected"] == LETTERS.index(rejected)
     assert meta["semantic_method"] == "embedding:fake-3d"
     assert sample.judge_confidence == pytest.approx(confidence, abs=1e-4)

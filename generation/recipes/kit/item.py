@@ -384,6 +384,11 @@ class Item(Generic[P]):
 
         return await self._step("dedup", compute, Novelty.to_json, Novelty.from_json)
 
+    async def compute(self, op: str, fn: Callable[[], Awaitable[V]]) -> V:
+        """A journaled local step (an embedding measure, …) with a JSON value: a resumed
+        item reads it back instead of computing it again."""
+        return await self._step(op, fn, lambda v: v, lambda v: v)
+
     async def spawn(self, key: str, payload: Any, *, lane: str = "", priority: int = 0) -> None:
         """A new work item for this run (JSON payload), queued when this item finishes."""
         spec = {"key": key, "payload": payload, "lane": lane, "priority": priority}
