@@ -153,8 +153,7 @@ class UltraFeedback(kit.Recipe[Params]):
              **ratings[k].as_json(p.min_aspects)}
             for k, i in enumerate(keep)
         ]  # fmt: skip
-        view = Rows(prompt, texts, ratings, scores, judged, responses, known)
-        view.version = made[0].version
+        view = Rows(prompt, texts, ratings, scores, judged, responses, known, made[0].version)
         extra_rows = view.rated_rows(p.rated_rows, p.desirable_at)
         try:
             pairs = pick_pairs(scores, p.pairing, p.min_margin, it.rng)
@@ -273,10 +272,10 @@ class Rows:
         judged: dict[str, Judging],
         responses: list[dict[str, Any]],
         known: str | None,
+        version: str,  # the respond template's, for the rows
     ) -> None:
         self.prompt, self.texts, self.ratings, self.scores = prompt, texts, ratings, scores
-        self.judged, self.responses, self.known = judged, responses, known
-        self.version = ""  # the respond template's, for the rows
+        self.judged, self.responses, self.known, self.version = judged, responses, known, version
 
     def judgements(self, k: int, label: str) -> list[JudgementDraft]:
         """One Judgement row per aspect for response k (rubric ultrafeedback_<aspect>)."""

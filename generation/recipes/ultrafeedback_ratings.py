@@ -2,7 +2,8 @@
 
 A reply is read per text: a header ("#### Text 2", "Output for Text 2", "<text 2>",
 "**Response 2**") opens the text's section, and its first "Rating: N" (1-5, or N/A where
-the aspect allows it) and "Rationale: ..." are the text's. Without headers, the replies'
+the aspect allows it; a bare number right after the header also counts) and "Rationale: ..."
+are the text's. Without headers, the replies'
 "Rating:" lines are taken in order, but only when there is exactly one per text. A text
 whose rating cannot be read gets none from that reply; a reply that rates no text is
 unreadable (the recipe counts it). Everything here is untrusted model output.
@@ -33,6 +34,9 @@ _RATING = re.compile(
     r"[*:=\-–\[( \t]{0,10}(n/?a\b|\d+(?:\.\d+)?)",
     re.IGNORECASE,
 )
+_BARE = re.compile(
+    r"[^\S\n]*[*:=\-–—)\]>]*[^\S\n]*\**(n/?a\b|\d(?:\.\d+)?)(?=\s*(?:/\s*5|\W|$))", re.I
+)
 _AFTER_RATING = re.compile(r"^(?:\s*/\s*5)?[\s*.:)\]\-–—]*")
 _RATIONALE = re.compile(r"\brationale\b[^\S\n]*[:\-–]?[^\S\n]*\**[^\S\n]*", re.IGNORECASE)
 
@@ -45,8 +49,10 @@ class Rated:
     rationale: str
 
 
-def _rating(section: str, aspect: str) -> Rated | None:
+def _rating(section: str, aspect: str, headed: bool = False) -> Rated | None:
     found = _RATING.search(section)
+    if found is None and headed:  # "Text 2: 4/5 - vague" (small judges drop the label)
+        found = _BARE.match(section)
     if found is None:
         return None
     raw = found.group(1).lower()
@@ -69,7 +75,7 @@ def read_reply(text: str, count: int, aspect: str) -> list[Rated | None]:
         end = headers[k + 1].start() if k + 1 < len(headers) else len(text)
         index = int(header.group(1)) - 1
         if got[index] is None:  # "Text 2 is weaker ..." in a rationale opens no new rating
-            got[index] = _rating(text[header.end() : end], aspect)
+            got[index] = _rating(text[header.end() : end], aspect, headed=True)
     if not any(got):
         lines = [m.start() for m in _RATING.finditer(text)]
         if len(lines) == count:

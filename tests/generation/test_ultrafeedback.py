@@ -106,6 +106,8 @@ def test_a_reply_gives_each_text_its_rating_and_rationale_and_honesty_may_say_na
 def test_loose_formats_are_read_and_bare_rating_lines_only_when_one_per_text() -> None:
     loose = "**Text 1**: **Rating**: 4/5 - fine\n**Text 2:** Rating (1-5): 3. Too vague."
     assert read_reply(loose, 2, "truthfulness") == [Rated(4.0, "fine"), Rated(3.0, "Too vague.")]
+    unlabelled = "Text 1: 4/5 - vague\nText 2 - **2**"
+    assert [r.rating for r in read_reply(unlabelled, 2, "helpfulness") if r] == [4.0, 2.0]
     bare = "Rating: 5\nRationale: ok\nRating: 3\nRationale: meh"
     assert [r.rating for r in read_reply(bare, 2, "truthfulness") if r] == [5.0, 3.0]
     assert read_reply(bare, 3, "truthfulness") == [None, None, None]
