@@ -87,6 +87,8 @@ class InstructionBacktranslation(kit.Recipe[Params]):
         output="sft", section="beyond",
         inputs=frozenset({"document", "instruction", "conversation"}),
         roles=(kit.POLICY, kit.JUDGE),
+        needs=(kit.Need("N", "3 ratings per pair", "single requests in parallel (automatic)",
+                        role="judge", when=lambda p: p.judge_samples > 1),),
         summary="Documents become answers: the model writes the instruction each segment "
         "answers (self-augmentation), rates the pair on a 5-point scale and keeps the best "
         "(self-curation).",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from curation.projects import services as project_services
 from curation.samples.models import Judgement, Sample
@@ -19,6 +20,7 @@ from generation.runs.models import RunStatus
 from generation.runs.presenters import recipe_report
 from tests.exports.helpers import export_now, jsonl_rows
 from tests.exports.test_formats import check_trl, load
+from tests.generation.test_runs import api
 
 GSM8K = "In May she sold 48 / 2 = 24 clips.\nIn all: 48 + 24 = 72.\n#### 72"
 # Five SFT rows of three kinds; the gold answers keep spaces, tabs, newlines and unicode.
@@ -235,13 +237,17 @@ def test_a_later_iteration_is_the_next_round_and_exports_with_the_earlier_rounds
     second = start(bench, fake_llm, FIVE[:2], 2, name="iteration 1", previous_run=first)
     trained["iteration"] = 2
     third = start(bench, fake_llm, FIVE[2:3], 1, name="iteration 2", previous_run=second)
-    report = recipe_report(third)
+    report = api(bench.owner).get(f"/api/v1/runs/{third.pk}/report").json()
     assert report["round"] == 3 and report["pairs"] == 1
     assert f"run {first.pk} (round 1): 3 pairs" in report["earlier_rounds"]
     assert f"run {second.pk} (round 2): 2 pairs" in report["earlier_rounds"]
     assert report["rounds_run_ids"] == [first.pk, second.pk, third.pk]
     assert report["with_previous_round_run_ids"] == [second.pk, third.pk]
     assert recipe_report(first)["earlier_rounds"].startswith("none")
+    page = Client()
+    page.force_login(bench.owner)
+    html = page.get(f"/runs/{third.pk}/").content.decode()
+    assert "Recipe figures" in html and f"run {first.pk} (round 1): 3 pairs" in html
     filters = {"run_ids": report["with_previous_round_run_ids"], "statuses": ["pending"]}
     export = export_now(bench.owner, bench.project, format="dpo", filters=filters)
     assert export.rows_written == 3  # round 2's two pairs and round 3's one
