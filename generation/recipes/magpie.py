@@ -83,6 +83,7 @@ class Magpie(kit.Recipe[Params]):
     meta = kit.Meta(
         "magpie", "Magpie", entry="B1", version="1", output="sft", section="beyond",
         roles=(kit.POLICY, RESPONDER, kit.JUDGE), needs_seed_set=False,
+        needs=(kit.Need("COMP", "the pre-query is continued on /v1/completions"),),
         summary="Instructions from nothing: an aligned model continues its chat template's "
         "pre-query on /v1/completions, then answers what it wrote.",
     )  # fmt: skip
@@ -170,11 +171,11 @@ class Magpie(kit.Recipe[Params]):
                        judge_score=metadata.get("quality"), judgements=judgements)  # fmt: skip
 
     async def instruction(self, it: kit.Item[Params]) -> Gen:
-        """① the pre-query on /v1/completions; a chat-only endpoint fails the item with the
-        reason, is remembered for the run, and fails later items without a call."""
+        """① the pre-query on /v1/completions; a chat-only endpoint fails the run with the
+        reason (kit.Fatal), and is remembered in case the run is resumed."""
         p = it.params
         if self.endpoint in _chat_only(it.host.state):
-            raise CapabilityError(chat_only(self.endpoint_name))
+            raise kit.Fatal(chat_only(self.endpoint_name))
         try:
             return await it.gen(messages=[{"role": "user", "content": self.pre_query}],
                                 api="completions", stop=self.stops,
@@ -186,7 +187,7 @@ class Magpie(kit.Recipe[Params]):
             state = it.host.state.get("magpie", {})
             known = list(state.get("chat_only", []))
             it.host.state["magpie"] = {**state, "chat_only": [*known, self.endpoint]}
-            raise CapabilityError(f"{chat_only(self.endpoint_name)} ({exc})") from exc
+            raise kit.Fatal(f"{chat_only(self.endpoint_name)} ({exc})") from exc
 
 
 def refuses_completions(exc: PermanentLLMError) -> bool:

@@ -20,7 +20,7 @@ from generation.llm import LLMError
 from generation.recipes.base import SampleDraft
 from generation.recipes.kit import confidence
 from generation.recipes.kit.fmt import Out, Piece
-from generation.recipes.kit.item import RAW_LIMIT, Drop, Item
+from generation.recipes.kit.item import RAW_LIMIT, Drop, Fatal, Item
 from generation.runs.store import Finished, Outcome
 
 
@@ -127,6 +127,9 @@ async def run_item(driver: Any, item: Item[Any]) -> Finished:
             drop.detail,
             _clip(item.last_output),
         )
+    except Fatal as exc:
+        driver.fatal_error = driver.fatal_error or str(exc)
+        return Finished(item.key, Outcome.FAILED, "fatal", str(exc), _clip(item.last_output))
     except LLMError as exc:
         driver.note_failure(exc)
         return Finished(

@@ -40,6 +40,7 @@ NEED_LABELS = {
     "KG": "a graph store",
     "CLS": "a small classifier",
     "FT": "fine-tuning",
+    "COMP": "the /v1/completions API",
 }
 NO_NEEDS = "none"  # ?need=none: recipes that need nothing beyond chat completion
 

@@ -220,6 +220,7 @@ NEED_CAPABILITY = {
     "LP": "logprobs",
     "PLP": "prompt_logprobs",
     "TOOLS": "tools",
+    "COMP": "completions",
 }
 
 

@@ -45,6 +45,7 @@ def card_ids(html: str) -> list[str]:
 SHIPPED = {
     "star": (1, "self_play"),
     "lmsi": (2, "self_play"),
+    "spin": (3, "self_play"),
     "i_sheep": (6, "self_play"),
     "supergen": (7, "distillation"),
     "zerogen": (8, "distillation"),
@@ -55,11 +56,18 @@ SHIPPED = {
     "tag_evol": (13, "evolution"),
     "constitutional_ai": (18, "preference"),
     "self_rewarding": (19, "preference"),
+    "meta_rewarding": (20, "preference"),
+    "spa": (21, "preference"),
+    "synpo": (22, "preference"),
+    "udasa": (23, "preference"),
     "self_instruct": (24, "other"),
     "self_guide": (25, "other"),
     "codeclm": (26, "other"),
     "cot_self_instruct": (27, "other"),
     "datagen": (28, "other"),
+    "magpie": ("B1", "beyond"),
+    "ultrafeedback": ("B2", "beyond"),
+    "backtranslation": ("B3", "beyond"),
 }
 
 
@@ -98,7 +106,8 @@ def test_the_catalogue_groups_recipes_by_section_in_the_seed_lists_order(cast: C
     assert f"{seed_list} of 60 entries" in html
     assert (f"+ {beyond} beyond the seed list" in html) == bool(beyond)
     assert card_ids(html) == expected()
-    assert card_ids(html)[:3] == ["star", "lmsi", "i_sheep"]
+    assert card_ids(html)[:3] == ["star", "lmsi", "spin"]
+    assert card_ids(html)[-3:] == ["magpie", "ultrafeedback", "backtranslation"]
 
 
 def test_each_card_shows_entry_inputs_roles_needs_deviations_and_a_new_run_link(
@@ -127,7 +136,7 @@ def test_the_catalogue_filters_by_output_kind(cast: Cast) -> None:
     assert shown == expected("preference")
     assert {"constitutional_ai", "self_rewarding"} <= set(shown) and "star" not in shown
     assert section_ids(html) == [s for s in SECTIONS if s in {SHIPPED[r][1] for r in shown}]
-    assert "preference" in section_ids(html) and "self_play" not in section_ids(html)
+    assert "preference" in section_ids(html) and "distillation" not in section_ids(html)
     assert f"{len(shown)} of {len(SHIPPED)} recipes match" in html
     assert '<option value="preference" selected>' in html
     assert card_ids(runs_page(cast, query="?output=classification")) == expected("classification")
@@ -176,7 +185,8 @@ def test_the_api_lists_every_recipe_and_filters_by_output_and_need(
         entry, section = SHIPPED[recipe["id"]]
         assert recipe["methods_entry"] == entry and recipe["section"] == section
         assert recipe["section_title"] == SECTIONS[section]
-        assert recipe["inputs"] and recipe["roles"] and recipe["deviations"], recipe["id"]
+        assert recipe["roles"] and recipe["deviations"], recipe["id"]
+        assert recipe["inputs"] or not recipe["needs_seed_set"], recipe["id"]
         for need in recipe["needs"]:
             assert {"code", "why", "fallback", "role"} <= set(need)
 

@@ -107,10 +107,9 @@ def test_a_chat_only_endpoint_known_from_test_connection_is_refused_before_any_c
 ) -> None:
     bench.endpoint.capabilities = {"chat": True, "completions": False}
     bench.endpoint.save(update_fields=["capabilities"])
-    run = bench.start("magpie", 5)
-    assert run.status == RunStatus.FAILED
-    assert CHAT_ONLY in run.last_error
-    assert fake_llm.requests == [] and not RunItem.objects.filter(run=run).exists()
+    with pytest.raises(ServiceError, match=r"needs COMP .*/v1/completions.* 'fake' does not"):
+        bench.start("magpie", 5)
+    assert fake_llm.requests == [] and not RunItem.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,10 +122,11 @@ def test_a_chat_only_endpoint_found_at_the_first_item_fails_the_run_with_the_rea
     assert CHAT_ONLY in run.last_error
     assert chats(fake_llm) == []  # nothing was answered
     failed = RunItem.objects.filter(run=run, outcome="failed")
-    assert 1 <= failed.count() <= 2 * bench.endpoint.max_concurrency
+    # The first refusal ends the run: only the items already in flight fail, one call each.
+    assert 1 <= failed.count() <= bench.endpoint.max_concurrency
     assert all(CHAT_ONLY in item.detail for item in failed)
-    # The first refusals are remembered: later items fail without a call.
-    assert LLMCall.objects.filter(run=run).count() < failed.count()
+    assert LLMCall.objects.filter(run=run).count() <= failed.count()
+    assert "in a row" not in run.last_error
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,7 @@
 
 from generation.recipes.kit import fmt
 from generation.recipes.kit.fmt import Out, Piece
-from generation.recipes.kit.item import Drop, Item
+from generation.recipes.kit.item import Drop, Fatal, Item
 from generation.recipes.kit.recipe import JUDGE, POLICY, Meta, Need, Recipe, Role, register
 from generation.recipes.kit.source import Source
 
@@ -10,6 +10,7 @@ __all__ = [
     "JUDGE",
     "POLICY",
     "Drop",
+    "Fatal",
     "Item",
     "Meta",
     "Need",

@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from generation.llm import Completion, LLMClient, PermanentLLMError
+from generation.llm import CapabilityError, Completion, LLMClient, PermanentLLMError
 from generation.recipes.base import SeedRow
 from generation.recipes.kit.results import FIRST_TOKENS, Gen
 from generation.recipes.prompts import PromptTemplate
@@ -105,6 +105,8 @@ async def send(
     "auto" (the messages joined), else to chat. "auto" falls back to chat where the endpoint
     has no completions API, and `chat_only` (the run's list) remembers that endpoint."""
     client, model, endpoint = connection
+    if api == "completions" and endpoint in chat_only:
+        raise CapabilityError("the endpoint has no /v1/completions API, as an earlier call found")
     if api in ("completions", "auto") and endpoint not in chat_only:
         prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
         plain = {k: v for k, v in options.items() if k in TEXT_OPTIONS}

@@ -45,6 +45,11 @@ class Drop(Exception):
         self.detail = detail
 
 
+class Fatal(Exception):
+    """The run cannot go on (an endpoint lacks what the method needs): it fails with this
+    message at once, instead of item after item failing the same way."""
+
+
 class Host(Protocol):
     """What the driver offers every item of a slice (generation/runs/items.py)."""
 

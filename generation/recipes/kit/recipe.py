@@ -38,6 +38,7 @@ BEYOND = "beyond"
 _BEYOND_ENTRY = re.compile(r"B[1-9][0-9]?")
 NEED_CODES = frozenset(
     {"N", "LP", "PLP", "EMB", "SBX", "RT", "ENV", "MM", "VLM", "RET", "KG", "CLS", "FT", "TOOLS"}
+    | {"COMP"}  # ours, beyond METHODS.md §0.2: the /v1/completions API (Magpie's pre-query)
 )
 
 

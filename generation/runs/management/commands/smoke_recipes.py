@@ -29,6 +29,8 @@ PREFERRED = {
     "cot_self_instruct": "Demo QA",
     "symbolic_kd": "Demo events",
     "self_guide": "Demo sentiment",
+    "spin": "Demo QA",
+    "backtranslation": "Demo documents",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -46,6 +48,18 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "auto_evol_instruct": {
         "optimize_steps": 1, "mini_batch": 2, "evolve_steps": 1, "n_methods": 2, "dev_size": 2
     },
+    # Preference recipes: fewer responses and shorter answers, judged twice (a spread).
+    "spin": {"max_tokens": 128},
+    "meta_rewarding": {"n_responses": 3, "judge_samples": 3, "max_tokens": 256,
+                       "meta_max_tokens": 256},
+    "spa": {"max_tokens": 256},
+    "synpo": {"draft_shots": False, "generator_shots": 2, "improver_shots": 1,
+              "max_tokens": 256},
+    "udasa": {"n_responses": 3, "judge_samples": 2, "max_tokens": 192},
+    "magpie": {"response_max_tokens": 512},
+    "ultrafeedback": {"n_responses": 2, "judge_samples": 2, "shuffle_per_sample": False,
+                      "max_tokens": 256, "judge_max_tokens": 384, "min_aspects": 2},
+    "backtranslation": {"judge_samples": 2, "keep_threshold": 4.0, "min_segment_words": 10},
 }  # fmt: skip
 
 
