@@ -53,13 +53,15 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "meta_rewarding": {"n_responses": 3, "judge_samples": 3, "max_tokens": 256,
                        "meta_max_tokens": 256},
     "spa": {"max_tokens": 256},
-    "synpo": {"draft_shots": False, "generator_shots": 2, "improver_shots": 1,
-              "max_tokens": 256},
+    # A 0.5B model copies the shown prompts and ignores random keywords: zero-shot, one of them.
+    "synpo": {"draft_shots": False, "generator_shots": 0, "improver_shots": 1,
+              "max_tokens": 384, "min_keywords": 1, "soft_labels": True},
     "udasa": {"n_responses": 3, "judge_samples": 2, "max_tokens": 192},
     "magpie": {"response_max_tokens": 512},
     "ultrafeedback": {"n_responses": 2, "judge_samples": 2, "shuffle_per_sample": False,
                       "max_tokens": 256, "judge_max_tokens": 384, "min_aspects": 2},
-    "backtranslation": {"judge_samples": 2, "keep_threshold": 4.0, "min_segment_words": 10},
+    # The demo has a handful of short documents, and the 0.5B judge rates them 3-4 of 5.
+    "backtranslation": {"judge_samples": 2, "keep_threshold": 3.0, "min_segment_words": 10},
 }  # fmt: skip
 
 
