@@ -7,10 +7,13 @@ work). `suffix` tells the pieces of one item apart in their work keys (`key:suff
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generation.recipes.base import JudgementDraft
 from generation.recipes.kit.results import Judged
+
+if TYPE_CHECKING:
+    from generation.sim import Conversation
 
 
 @dataclass
@@ -78,6 +81,19 @@ def classification(text: str, label: str, *, text_b: str | None = None, **opts: 
 def conversation(turns: list[dict[str, Any]], **opts: Any) -> Piece:
     """A multi-turn dialogue as OpenAI messages."""
     return Piece("conversation", list(turns), **opts)
+
+
+def dialogue(conversation: Conversation, *, system: str | None = None, **opts: Any) -> Piece:
+    """A SIM conversation as a conversation sample: its turns as OpenAI messages, and per
+    turn the agent, role, model and tokens (extra["turns"]), the agents' personas and why
+    it ended (extra["stopped"])."""
+    piece = Piece("conversation", conversation.messages(system), **opts)
+    piece.extra.update(
+        turns=conversation.lineage(),
+        personas=conversation.personas(),
+        stopped=conversation.stopped,
+    )
+    return piece
 
 
 def tool_trajectory(

@@ -1,12 +1,12 @@
 """The per-item context: every step a recipe takes runs here, and is journaled.
 
 `make(it)` calls steps (`it.gen`, `it.judge`, `it.pairj`, `it.score_text`, `it.sample`,
-`it.dedup_l`, `it.dedup_e`, `it.spawn`); each gets the next ordinal within the item and its
-result is appended to the item's journal. The driver writes journals of unfinished items in
-its normal flush (RunItem.checkpoint), so an item cut off by a slice boundary or a crash
-resumes in the next slice: steps already in the journal return their recorded result without
-calling the model again, and the code after them runs as before. Randomness comes from
-`it.rng`, seeded by run and key, so a replayed item takes the same path.
+`it.dedup_l`, `it.dedup_e`, `it.spawn`, `it.sim`, `it.compute`); each gets the next ordinal
+within the item and its result is appended to the item's journal. The driver writes journals
+of unfinished items in its normal flush (RunItem.checkpoint), so an item cut off by a slice
+boundary or a crash resumes in the next slice: steps already in the journal return their
+recorded result without calling the model again, and the code after them runs as before.
+Randomness comes from `it.rng`, seeded by run and key, so a replayed item takes the same path.
 
 The Item records the role, model, template version and tokens of every call it makes;
 the kit (not the recipe) turns that into the sample's lineage and token counts.
@@ -30,6 +30,7 @@ from generation.recipes.kit.parse import choice_label, choice_soft_label, parse_
 from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
 from generation.recipes.kit.results import Gen, Judged, Novelty, PairVerdict, TextScored, Vote
 from generation.recipes.prompts import PromptTemplate
+from generation.sim import Agent, Conversation, simulate
 
 P = TypeVar("P")
 V = TypeVar("V")
@@ -403,11 +404,13 @@ class Item(Generic[P]):
 
         self.spawns.append(await self._step("spawn", compute, dict, dict))
 
+    async def sim(self, agents: Sequence[Agent], **kwargs: Any) -> Conversation:
+        """SIM: agents take turns (generation/sim); each turn is a GEN step of this item."""
+        return await simulate(self, agents, **kwargs)
+
     # Extension points, filled by later work, each one journaled step like those above:
-    # SIM (generation/sim), EXEC (generation/sandbox), TOOLSIM (generation/tools), ENV
-    # (generation/envs). Until then a recipe that calls one fails with this message.
-    async def sim(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("it.sim (SIM) arrives with generation/sim")
+    # EXEC (generation/sandbox), TOOLSIM (generation/tools), ENV (generation/envs). Until
+    # then a recipe that calls one fails with this message.
 
     async def exec(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("it.exec (EXEC) arrives with generation/sandbox")
