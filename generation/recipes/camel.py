@@ -212,8 +212,9 @@ class Camel(kit.Recipe[Params]):
                                 task=idea, word_limit=p.word_limit,
                                 temperature=p.specify_temperature,
                                 max_tokens=4 * p.word_limit)  # fmt: skip
+            it.check(bool(made.text.strip()), "empty_specified_task")
             task = specified_task(made.text, p.word_limit, made.truncated) or ""
-            it.check(bool(task), "empty_specified_task", made.text[:200])
+            it.check(bool(task), "specified_task_too_long", made.text[:200])
         names = {"assistant_role": a, "user_role": u, "task": task}
         options = {"temperature": p.temperature, "max_tokens": p.max_tokens}
         system = prompts["assistant_system"].render(**names)
