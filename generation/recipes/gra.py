@@ -1,6 +1,6 @@
-"""GRA, Generator–Reviewer–Adjudicator (METHODS.md #17): Gao et al., "Beyond the Model:
-small LLMs as data generators, reviewers and adjudicators", ACL 2025, arXiv 2504.12322
-(GX-XinGao/GRA releases data and models, not the pipeline).
+"""GRA, Generator–Reviewer–Adjudicator (METHODS.md #17): Gao et al., "A Strategic
+Coordination Framework of Small LLMs Matches Large LLMs in Data Synthesis", ACL 2025,
+arXiv 2504.12322 (GX-XinGao/GRA releases data, models and training scripts, not the pipeline).
 
 Per sample: ① the pool's roles (model_a … model_e, each falling back to policy) are dealt
 at random: one generator, three reviewers, one adjudicator → ② the generator GENs a seed's
@@ -120,6 +120,9 @@ class Gra(kit.Recipe[Params]):
         "sample's generator.",
         "One seed per sample, drawn at random from the run's seeds; the seed's domain comes "
         "from its domain/category/topic field, else 'general'.",
+        "Reviewers score quality (instruction and response together, one 1-10 score); the "
+        "paper's reviewers also weigh diversity, which here is left to the embedding dedup. "
+        "One review round: no iterative critique and revision of a sample.",
     )
 
     async def setup(self, run: Any) -> None:
