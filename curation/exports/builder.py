@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
 
-from curation.exports import card, files, streams, system_prompts
+from curation.exports import card, files, streams, system_prompts, weights
 from curation.exports.filters import base_queryset, parse_filters
 from curation.exports.formats import split_key, split_of
 from curation.exports.models import Export
@@ -84,12 +84,19 @@ def build(export: Export, progress: Progress) -> Built:
     splits = ["train", "validation"] if export.split else ["train"]
     validation, seed = float(export.split.get("validation", 0)), int(export.split.get("seed", 0))
     schema = None
+    # One scan finds how many samples carry a weight: the column and the manifest need it.
+    carried = (
+        weights.weighted_samples(base_queryset(project, f))
+        if fmt in weights.WEIGHTED_FORMATS
+        else 0
+    )
+    weighted = weights.wanted(fmt, opts) and carried > 0
     if export.parquet:
         # Pairs and KTO rows mix samples in ways a query cannot cheaply foresee, so their
         # messages always have the tool-call fields (null when unused), as datasets' JSON
         # loader would give them anyway.
         tools = fmt != "openai" or _has_tool_use(base_queryset(project, f))
-        schema = files.parquet_schema(fmt, opts, tools)
+        schema = files.parquet_schema(fmt, opts, tools, weighted=weighted)
     writers: dict[str, Any] = {
         s: files.ParquetWriter(work / f"{s}.{ext}", schema)
         if export.parquet
@@ -108,7 +115,7 @@ def build(export: Export, progress: Progress) -> Built:
             raise Abandoned(export.pk)
 
     keep_system = system_prompts.mode_of(opts) == "stored"  # in the split key (formats.py)
-    for item in streams.stream(project, f, fmt, opts):
+    for item in streams.stream(project, f, fmt, opts, weighted=weighted):
         seen += 1
         if seen % PROGRESS_EVERY == 0:
             beat()  # counted over skipped items too, so a long run of them still beats
@@ -139,6 +146,11 @@ def build(export: Export, progress: Progress) -> Built:
     bundle.add_later([e["name"] for e in entries])
     try:
         manifest = _manifest(export, f, rows, samples, by_source, skipped, writers)
+        manifest["weights"] = {
+            "loss_mask": weights.mask_of(opts),
+            "column": weighted,
+            "samples": carried,
+        }
         clock.lap("manifest")
         beat()
         _write_card_and_manifest(work, manifest, entries)

@@ -76,6 +76,7 @@ def render(m: dict[str, Any]) -> str:
             ["reason", "samples"],
         )
     lines += _system_prompts(m)
+    lines += _training_signal(m)
     if m.get("pair_rules"):
         lines += ["## How pairs are made", "", m["pair_rules"], ""]
     lines += ["## Filters", "", "```json", _json(m["filters"]), "```", ""]
@@ -142,6 +143,37 @@ def _system_prompts(m: dict[str, Any]) -> list[str]:
     if mode != "stored" and m.get("split"):
         text += " Splits are decided without system turns: one question's answers stay together."
     return ["## System prompts", "", text, ""]
+
+
+def _training_signal(m: dict[str, Any]) -> list[str]:
+    """A section when rows carry a loss mask or a weight column (weights.py)."""
+    info = m.get("weights")
+    if not isinstance(info, dict):
+        return []
+    out = []
+    if info.get("loss_mask") == "assistant":
+        out.append(
+            'Option `loss_mask`: `assistant`. Every message carries `"weight": 1` on assistant '
+            'turns and `"weight": 0` on the others (system, user, tool): train on the assistant '
+            "turns only, e.g. with axolotl's per-turn weight (`message_field_training: weight` "
+            "in its chat_template datasets); trainers that do not read the key ignore it."
+        )
+    samples = int(info.get("samples") or 0)
+    if info.get("column"):
+        out.append(
+            f"Each row has a `weight` column (a float): {samples} selected samples carry a "
+            "training weight of their own (SPAG's advantage-weighted rows); the others are 1.0. "
+            "Multiply each row's loss by it."
+        )
+    elif samples:
+        out.append(
+            f"{samples} selected samples carry a training weight, left out of these rows "
+            "(option `sample_weight`: false)."
+        )
+    lines = ["## Training signal", ""] if out else []
+    for text in out:
+        lines += [text, ""]
+    return lines
 
 
 def _json(value: Any) -> str:

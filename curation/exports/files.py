@@ -50,10 +50,11 @@ class JsonlWriter:
         return self._digest.hexdigest()
 
 
-def _message_type(tools: bool) -> Any:
+def _message_type(tools: bool, mask: bool = False, role: str = "role") -> Any:
     import pyarrow as pa
 
-    fields = [pa.field("role", pa.string()), pa.field("content", pa.string())]
+    text = "value" if role == "from" else "content"
+    fields = [pa.field(role, pa.string()), pa.field(text, pa.string())]
     if tools:
         call = pa.struct(
             [
@@ -70,22 +71,27 @@ def _message_type(tools: bool) -> Any:
             pa.field("tool_call_id", pa.string()),
             pa.field("tool_calls", pa.list_(call)),
         ]
+    if mask:  # the loss mask (weights.py): 1 on assistant turns, 0 on the others
+        fields.append(pa.field("weight", pa.int8()))
     return pa.list_(pa.struct(fields))
 
 
-def parquet_schema(fmt: str, options: dict[str, Any], tools: bool) -> Any:
+def parquet_schema(
+    fmt: str, options: dict[str, Any], tools: bool, *, weighted: bool = False
+) -> Any:
     """A fixed schema per format. Messages keep role and content (plus name, tool_call_id and
-    tool_calls when the selection has tool use); `tools` is a JSON string column, because
-    JSON Schemas differ too much from tool to tool to share one Parquet type."""
+    tool_calls when the selection has tool use, and the loss mask's `weight` when asked);
+    `tools` is a JSON string column, because JSON Schemas differ too much from tool to tool
+    to share one Parquet type. `weighted`: SFT rows end with a float `weight` column."""
     import pyarrow as pa
 
+    mask = options.get("loss_mask", "none") != "none"
     msgs, text = _message_type(tools), pa.string()
     cols: list[tuple[str, Any]]
     if fmt == "openai":
-        cols = [("messages", msgs)] + ([("tools", text)] if tools else [])
+        cols = [("messages", _message_type(tools, mask))] + ([("tools", text)] if tools else [])
     elif fmt == "sharegpt":
-        turn = pa.struct([pa.field("from", text), pa.field("value", text)])
-        cols = [("conversations", pa.list_(turn))]
+        cols = [("conversations", _message_type(False, mask, role="from"))]
     elif fmt == "alpaca":
         cols = [("instruction", text), ("input", text), ("output", text), ("system", text)]
     elif fmt == "classification":
@@ -99,6 +105,8 @@ def parquet_schema(fmt: str, options: dict[str, Any], tools: bool) -> Any:
             cols += [("score_chosen", pa.float64()), ("score_rejected", pa.float64())]
     if fmt in ("dpo", "dpo_conversational", "kto") and options.get("include_source", True):
         cols.append(("source", text))
+    if weighted and fmt in ("openai", "sharegpt", "alpaca"):
+        cols.append(("weight", pa.float64()))
     return pa.schema(cols)
 
 
@@ -136,8 +144,9 @@ class ParquetWriter:
 
 
 def _column(rows: list[Row], name: str, type_: Any) -> Any:
-    """One column of a row group. Lists of flat string structs (chat messages) are built
-    from flat arrays and offsets, several times faster than pyarrow's per-dict conversion."""
+    """One column of a row group. Lists of flat structs (chat messages: strings, and the loss
+    mask's integer) are built from flat arrays and offsets, several times faster than
+    pyarrow's per-dict conversion."""
     import pyarrow as pa
 
     values: list[Any] = [r.get(name) for r in rows]
@@ -145,7 +154,7 @@ def _column(rows: list[Row], name: str, type_: Any) -> Any:
     flat = (
         item is not None
         and pa.types.is_struct(item)
-        and all(pa.types.is_string(item.field(i).type) for i in range(item.num_fields))
+        and all(not pa.types.is_nested(item.field(i).type) for i in range(item.num_fields))
         and all(v is not None for v in values)
     )
     if not flat or item is None:
@@ -154,8 +163,8 @@ def _column(rows: list[Row], name: str, type_: Any) -> Any:
     for v in values:
         n += len(v)
         offsets.append(n)
-    children = [item.field(i).name for i in range(item.num_fields)]
-    fields = [pa.array([m.get(c) for v in values for m in v], pa.string()) for c in children]
+    children = [item.field(i) for i in range(item.num_fields)]
+    fields = [pa.array([m.get(c.name) for v in values for m in v], c.type) for c in children]
     structs = pa.StructArray.from_arrays(fields, fields=list(item))
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), structs, type=type_)
 

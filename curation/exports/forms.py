@@ -59,6 +59,21 @@ class ExportForm(ConfidenceFilters):
         label="SFT (openai, sharegpt): encoding",
         help_text="Self-Instruct's: each instance written with a template picked at random.",
     )
+    loss_mask = forms.ChoiceField(
+        choices=[("none", "Every turn (no mask)"), ("assistant", "Assistant turns only")],
+        initial="none",
+        required=False,
+        label="SFT (openai, sharegpt): train on",
+        help_text='Assistant turns only: each message carries "weight": 1 (assistant) or 0 '
+        "(system, user, tool), the per-turn loss mask axolotl reads.",
+    )
+    sample_weight = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="SFT: a weight column when samples carry one",
+        help_text='SPAG stores a training weight per row (extra "weight"); rows without '
+        "one get 1.0.",
+    )
     system_prompt = forms.ChoiceField(
         choices=system_prompts.CHOICES,
         initial="stored",
@@ -98,6 +113,8 @@ class ExportForm(ConfidenceFilters):
             "include_source": d["include_source"],
             "encoding": d.get("encoding") or "none",
             "system_prompt": d.get("system_prompt") or "stored",
+            "loss_mask": d.get("loss_mask") or "none",
+            "sample_weight": bool(d.get("sample_weight")),
         }
 
 

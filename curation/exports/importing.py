@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from curation.exports.formats import FROM_SHAREGPT, Msgs
+from curation.exports.weights import KEY, WEIGHTED_FORMATS, strip_mask
 from curation.samples.models import Sample
 from curation.seeds.parsing import SeedImportError
 from curation.seeds.parsing import _drop_nulls as drop_nulls  # Parquet nulls = absent keys
@@ -170,11 +171,12 @@ def _score(record: dict[str, Any], key: str, where: str) -> float | None:
 
 def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
     """One record as an unsaved sample (kind, messages, pair, label, and the extra the
-    exporter reads back: Alpaca's split, a DPO pair's source and scores, a KTO label)."""
+    exporter reads back: Alpaca's split, a DPO pair's source and scores, a KTO label, an SFT
+    row's weight). A loss mask's per-message `weight` is dropped: it is an export option."""
     extra: dict[str, Any] = {}
     tools, chosen, rejected, label = None, None, None, ""
     if fmt == "openai":
-        messages = _messages(r.get("messages"), where, "messages")
+        messages = strip_mask(_messages(r.get("messages"), where, "messages"))
         tools = r.get("tools")
         if isinstance(tools, str):  # Parquet keeps tools as JSON text
             try:
@@ -253,6 +255,8 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
         if len(label) > 200:
             raise ImportProblem(f"{where}: field 'label' is longer than 200 characters")
         kind = "classification"
+    if fmt in WEIGHTED_FORMATS and r.get(KEY) is not None:
+        extra[KEY] = _score(r, KEY, where)  # a weighted export's column (weights.py)
     return Sample(
         kind=kind, messages=messages, step="import",
         chosen=chosen, rejected=rejected, label=label, tools=tools, extra=extra,

@@ -34,6 +34,19 @@ class ExportOptionsIn(BaseModel):
         "stored. none: drop every system message.",
     )
 
+    loss_mask: Literal["none", "assistant"] | None = Field(
+        default=None,
+        description='openai and sharegpt: "assistant" gives every message a "weight": 1 on '
+        "assistant turns and 0 on the others (system, user, tool), so a trainer learns the "
+        'assistant turns only (axolotl\'s per-turn weight). Default "none": no mask.',
+    )
+    sample_weight: bool | None = Field(
+        default=None,
+        description="openai, sharegpt and alpaca: when selected samples carry "
+        'extra["weight"] (SPAG), every row gets a float `weight` column (1.0 where a sample '
+        "has none). Default true; false leaves the column out.",
+    )
+
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
 

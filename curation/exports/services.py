@@ -19,7 +19,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from curation.exports import builder, streams, system_prompts
+from curation.exports import builder, streams, system_prompts, weights
 from curation.exports.filters import (
     ExportFilters,
     check_ownership,
@@ -58,6 +58,12 @@ class Options(BaseModel):
     # Every format: the system messages as stored, with Orca 2's erased teacher prompts
     # restored, or none at all (curation/exports/system_prompts.py).
     system_prompt: system_prompts.Mode = "stored"
+    # SFT (openai, sharegpt): a 0/1 `weight` per message, 1 on assistant turns, so training
+    # learns the assistant turns only (curation/exports/weights.py).
+    loss_mask: weights.LossMask = "none"
+    # SFT (openai, sharegpt, alpaca): a `weight` column when selected samples carry
+    # extra["weight"] (SPAG); False leaves it out.
+    sample_weight: bool = True
 
 
 def _validated(model: type[BaseModel], raw: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -72,6 +78,11 @@ def _options(format: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     if opts["encoding"] != "none" and format not in ("openai", "sharegpt"):
         raise ServiceError(
             f"The {opts['encoding']} encoding applies to the openai and sharegpt formats, "
+            f"not {format}."
+        )
+    if opts["loss_mask"] != "none" and format not in weights.MASKED_FORMATS:
+        raise ServiceError(
+            f"The {opts['loss_mask']} loss mask applies to the openai and sharegpt formats, "
             f"not {format}."
         )
     return opts

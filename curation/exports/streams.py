@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from curation.exports import encodings, formats, system_prompts
+from curation.exports import encodings, formats, system_prompts, weights
 from curation.exports.filters import NON_CANONICAL, ExportFilters, base_queryset
 from curation.exports.formats import Row, Src
 from curation.exports.pairs import edit_pair, preference_pairs, split_answer
@@ -128,20 +128,35 @@ def _edited(qs: QuerySet[Sample]) -> QuerySet[Sample]:
 
 
 def sft_stream(
-    project: Project, f: ExportFilters, fmt: str, opts: dict[str, Any] | None = None
+    project: Project,
+    f: ExportFilters,
+    fmt: str,
+    opts: dict[str, Any] | None = None,
+    *,
+    weighted: bool | None = None,
 ) -> Iterator[Item]:
+    """`weighted`: whether rows get the `weight` column (weights.py); None finds out."""
     qs = base_queryset(project, f)
     if fmt == "classification":
         qs = qs.exclude(label="")
     build = formats.SFT_ROW[fmt]
     encode = (opts or {}).get("encoding", "none") == "self_instruct"
-    keys = ("instruction", "input") if encode else None
+    if weighted is None:
+        weighted = weights.needs_column(qs, fmt, opts)
+    keys = ("instruction", "input") if encode else EXTRA_KEYS.get(fmt, ())
+    keys += (weights.KEY,) if weighted else ()
     seed = int((opts or {}).get("encoding_seed", 0))
     mode = system_prompts.mode_of(opts)
+    mask = weights.mask_of(opts) == "assistant"
     for src, _ in _src_rows(qs, fmt, keys=keys, system_prompt=mode):
         row = build(src)
         if encode and not isinstance(row, str):
             row = _encoded(fmt, row, src, seed)
+        if mask and not isinstance(row, str):
+            row = weights.masked(fmt, row)
+        if weighted and not isinstance(row, str):
+            weight = weights.weight_of(src.extra)
+            row = weight if isinstance(weight, str) else weights.with_weight(row, weight)
         yield row if isinstance(row, str) else Out(row, (src.id,), src.origin)
 
 
@@ -289,12 +304,19 @@ def _kto_sides(pairs: list[formats.Pair]) -> list[tuple[Any, Any]]:
     return [(best, worst)] if best is not None and worst is not None else []
 
 
-def stream(project: Project, f: ExportFilters, fmt: str, opts: dict[str, Any]) -> Iterator[Item]:
+def stream(
+    project: Project,
+    f: ExportFilters,
+    fmt: str,
+    opts: dict[str, Any],
+    *,
+    weighted: bool | None = None,
+) -> Iterator[Item]:
     if fmt in formats.PAIR_FORMATS:
         return pair_stream(project, f, fmt, opts)
     if fmt == "kto":
         return kto_stream(project, f, opts)
-    return sft_stream(project, f, fmt, opts)
+    return sft_stream(project, f, fmt, opts, weighted=weighted)
 
 
 def estimate(project: Project, f: ExportFilters, fmt: str) -> int:

@@ -61,6 +61,7 @@ def sample_history(sample: Sample, only_actor: Any = None) -> dict[str, Any]:
                 "rating": r.rating,
                 "labels": r.labels,
                 "answers": r.answers,
+                "turns": r.turns,  # marks on single turns: {"3": {"flag": true, ...}}
                 "comment": r.comment,
                 "edited": r.edited,
                 "time_spent_ms": r.time_spent_ms,
@@ -73,7 +74,9 @@ def sample_history(sample: Sample, only_actor: Any = None) -> dict[str, Any]:
                 "number": r.number,
                 "at": r.created_at,
                 "author": r.author.username if r.author else None,
-                "diff": revision_diff(r.messages_before, r.messages_after)
+                "truncated_after": r.truncated_after,
+                "diff": truncation_note(r.truncated_after, r.messages_before, r.messages_after)
+                + revision_diff(r.messages_before, r.messages_after)
                 + label_diff(r.label_before, r.label_after),
             }
             for r in revisions
@@ -105,3 +108,13 @@ def label_diff(before: str | None, after: str | None) -> list[str]:
     if before is None or after is None or before == after:
         return []
     return ["@@ label @@", f"-label: {before}", f"+label: {after}"]
+
+
+def truncation_note(
+    after: int | None, before: list[dict[str, Any]], kept: list[dict[str, Any]]
+) -> list[str]:
+    """A truncation's headline, in the diff's own notation; [] when the revision cut nothing."""
+    cut = len(before) - len(kept)
+    if after is None or cut <= 0:
+        return []
+    return [f"@@ truncated after turn {after}: {cut} message{'s' if cut > 1 else ''} cut @@"]

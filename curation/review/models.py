@@ -150,6 +150,9 @@ class Review(models.Model):
     labels = models.JSONField(default=list, blank=True)
     ranking = models.JSONField(null=True, blank=True)  # candidate ids, best first; ties as lists
     answers = models.JSONField(default=dict, blank=True)  # answers to custom questions
+    # Marks on single turns of a conversation (non-system messages, counted from 1), keyed
+    # by the turn number as text: {"3": {"flag": true, "reason": "..."}, "5": {"rating": 2}}.
+    turns = models.JSONField(default=dict, blank=True)
     comment = models.TextField(blank=True)
     edited = models.BooleanField(default=False)
     time_spent_ms = models.PositiveIntegerField(default=0)
@@ -175,6 +178,8 @@ class SampleRevision(models.Model):
     # A classification label changed with the edit; None when the revision left it alone.
     label_before = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     label_after = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # A truncation: the turn the conversation was cut after (None: not a truncation).
+    truncated_after = models.PositiveIntegerField(null=True, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -103,6 +103,25 @@ def queue_summary(queue: ReviewQueue) -> dict[str, Any]:
         "agreement": queue_agreement(queue),
         "annotators": annotator_stats(queue),
         "feed": feed_summary(queue),
+        "turns": turn_summary(queue),
+    }
+
+
+def turn_summary(queue: ReviewQueue) -> dict[str, int]:
+    """Conversations: how many reviews marked turns, how many turns were flagged and rated,
+    and how many conversations were cut (curation/review/turns.py)."""
+    from curation.review.models import Review, SampleRevision
+
+    marked = list(
+        Review.objects.filter(item__queue=queue).exclude(turns={}).values_list("turns", flat=True)
+    )
+    return {
+        "reviews_with_marks": len(marked),
+        "flagged_turns": sum(1 for m in marked for t in m.values() if t.get("flag")),
+        "rated_turns": sum(1 for m in marked for t in m.values() if "rating" in t),
+        "truncated": SampleRevision.objects.filter(
+            review__item__queue=queue, truncated_after__isnull=False
+        ).count(),
     }
 
 

@@ -36,6 +36,8 @@ class QueueOut(Schema):
     annotators: list[dict[str, Any]]
     # A run's "judge unsure" queue: {"run", "below", "auto_accepted", "spot_check"}; else null.
     feed: dict[str, Any] | None = None
+    # Conversations: reviews_with_marks, flagged_turns, rated_turns, truncated.
+    turns: dict[str, int] = {}
 
 
 class AssignmentOut(Schema):
@@ -62,6 +64,21 @@ class SubmitIn(Schema):
     comment: str = ""
     answers: dict[str, Any] = {}
     time_spent_ms: int = 0
+    turns: dict[str, Any] | None = Field(
+        default=None,
+        description="Conversation samples: marks on single turns, keyed by turn number (the "
+        'non-system messages counted from 1), e.g. {"3": {"flag": true, "reason": "off '
+        'topic"}, "5": {"rating": 2}}. A mark takes flag (bool), reason (text up to 300 '
+        "characters, with a flag) and rating (1-5). A turn out of range, another kind of "
+        "sample or a malformed mark is 400.",
+    )
+    truncate_after: int | None = Field(
+        default=None,
+        description="Conversation samples: keep the turns up to and including this one "
+        "(non-system messages counted from 1, as shown before any cut) and drop the rest. "
+        "Applied after `messages` edits, as one revision that undo takes back. At least one "
+        "user turn followed by an assistant turn must remain; otherwise, or out of range, 400.",
+    )
 
 
 class ReviewOut(Schema):
@@ -70,6 +87,17 @@ class ReviewOut(Schema):
     decision: str
     rating: int | None
     edited: bool
+    turns: dict[str, Any] = {}
+    truncated_after: int | None = None
+
+    @staticmethod
+    def resolve_truncated_after(obj: Any) -> int | None:
+        """The turn this review cut the conversation after, if it did."""
+        return (
+            obj.revisions.filter(truncated_after__isnull=False)
+            .values_list("truncated_after", flat=True)
+            .first()
+        )
 
 
 class QuestionIn(Schema):

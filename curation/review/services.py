@@ -1,7 +1,8 @@
-"""Review verbs: race-free claiming with leases, submitting, undo and adjudication.
+"""Review verbs: race-free claiming with leases, submitting, undo and skipping.
 
-Queues and their questions are made in queues.py (imported here for the callers that
-reach every review verb through this module).
+Queues and their questions are made in queues.py, curators' decisions (adjudication, bulk)
+in decisions.py, and turn flags and truncation are checked in turns.py; the first two are
+imported here for the callers that reach every review verb through this module.
 
 Claiming is one transaction: expired leases are released, one candidate is locked with
 SELECT ... FOR UPDATE SKIP LOCKED (so concurrent annotators never wait on each other),
@@ -21,9 +22,12 @@ from django.utils import timezone
 
 from curation.dedup.services import mark_sample_for_reembedding
 from curation.projects import audit
-from curation.projects.models import Project
 from curation.projects.services import ServiceError
 from curation.review import questions as questions_module
+from curation.review import turns as turns_module
+
+# Made in decisions.py and queues.py; callers reach every review verb through this module.
+from curation.review.decisions import DECISIONS, adjudicate, bulk_decide  # noqa: F401
 from curation.review.labels import checked_label
 from curation.review.models import (
     Assignment,
@@ -34,8 +38,6 @@ from curation.review.models import (
     ReviewQueue,
     SampleRevision,
 )
-
-# Made in queues.py; callers reach every review verb through this module.
 from curation.review.queues import (  # noqa: F401
     SAMPLE_FILTERS,
     add_question,
@@ -43,8 +45,6 @@ from curation.review.queues import (  # noqa: F401
     filtered_samples,
 )
 from curation.samples.models import Sample, SampleStatus
-
-DECISIONS = {"accept", "reject"}
 
 
 def release_expired(queue_id: int | None = None) -> int:
@@ -158,10 +158,13 @@ def submit_review(
     comment: str = "",
     answers: dict[str, Any] | None = None,
     time_spent_ms: int = 0,
+    turns: dict[str, Any] | None = None,
+    truncate_after: int | None = None,
 ) -> Review:
-    """`messages` and `label` (classification) are the reviewer's edits: a change to either
-    becomes a revision, which undo takes back. A label must be in the sample's label space
-    when one is known (curation.review.labels)."""
+    """`messages`, `label` (classification) and `truncate_after` (conversations: keep the
+    turns up to that one) are the reviewer's edits: a change becomes a revision, which undo
+    takes back. A label must be in the sample's label space when one is known
+    (curation.review.labels); `turns` marks single turns (curation.review.turns)."""
     if decision and decision not in DECISIONS:
         raise ServiceError("The decision must be accept or reject.")
     with transaction.atomic():
@@ -180,6 +183,11 @@ def submit_review(
             a.item.queue.questions, rating=rating, labels=labels or [], answers=answers or {}
         )
         new_label = checked_label(sample, label)
+        reviewed = messages if messages is not None else sample.messages
+        marks = turns_module.checked_marks(sample, turns, reviewed)
+        kept = turns_module.truncated(sample, reviewed, truncate_after)
+        cut = len(reviewed) - len(kept) if kept is not None else 0
+        messages = kept if cut else messages
         new_messages = messages is not None and messages != sample.messages
         edited = new_messages or new_label is not None
         review = Review.objects.create(
@@ -192,12 +200,14 @@ def submit_review(
             ranking=ranking,
             comment=comment,
             answers=answers,
+            turns=marks,
             edited=edited,
             time_spent_ms=max(0, min(time_spent_ms, 24 * 3600 * 1000)),
         )
         label_before = sample.label
         if edited:
-            _revise(actor, sample, messages if new_messages else None, new_label, review)
+            new = messages if new_messages else None
+            _revise(actor, sample, new, new_label, review, truncate_after if cut else None)
         a.status = AssignmentStatus.SUBMITTED
         a.submitted_at = timezone.now()
         a.save(update_fields=["status", "submitted_at"])
@@ -215,7 +225,8 @@ def submit_review(
                 "rating": rating,
                 "edited": edited,
             }
-            | ({"label_before": label_before, "label": new_label} if new_label else {}),
+            | ({"label_before": label_before, "label": new_label} if new_label else {})
+            | turns_module.audit_fields(marks, truncate_after, cut),
         )
     return review
 
@@ -226,6 +237,7 @@ def _revise(
     messages: list[dict[str, Any]] | None,
     label: str | None,
     review: Review,
+    truncated_after: int | None = None,
 ) -> None:
     """One revision for a review's edits: new messages, a new label, or both (None: kept)."""
     last = sample.revisions.order_by("-number").first()
@@ -236,6 +248,7 @@ def _revise(
         messages_after=sample.messages if messages is None else messages,
         label_before=None if label is None else sample.label,
         label_after=label,
+        truncated_after=truncated_after,
         author=actor,
         review=review,
     )
@@ -314,67 +327,6 @@ def undo_last(actor: Any, queue: ReviewQueue) -> Assignment:
             after={"sample": sample.pk},
         )
     return Assignment.objects.select_related("item__sample").get(pk=assignment.pk)
-
-
-def adjudicate(actor: Any, item: QueueItem, decision: str, comment: str = "") -> QueueItem:
-    """A curator's final word on an item, whatever the annotators said."""
-    if decision not in DECISIONS:
-        raise ServiceError("The decision must be accept or reject.")
-    with transaction.atomic():
-        locked = QueueItem.objects.select_for_update().select_related("queue").get(pk=item.pk)
-        before = {
-            "final_decision": locked.final_decision,
-            "sample_status": Sample.objects.get(pk=locked.sample_id).status,
-        }
-        locked.final_decision = decision
-        locked.adjudicated_by = actor
-        locked.adjudicated_at = timezone.now()
-        locked.settled = True
-        locked.save(update_fields=["final_decision", "adjudicated_by", "adjudicated_at", "settled"])
-        status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
-        Sample.objects.filter(pk=locked.sample_id).update(status=status, auto_accepted=False)
-        audit.record(
-            actor,
-            "review.adjudicate",
-            locked,
-            project=locked.queue.project_id,
-            before=before,
-            after={"sample": locked.sample_id, "final_decision": decision, "comment": comment},
-        )
-    return locked
-
-
-def bulk_decide(
-    actor: Any, project: Project, filters: dict[str, Any], decision: str, expected_count: int
-) -> int:
-    """Accept or reject every sample matching the filters; the caller confirmed the count."""
-    if decision not in DECISIONS:
-        raise ServiceError("The decision must be accept or reject.")
-    status = SampleStatus.ACCEPTED if decision == "accept" else SampleStatus.REJECTED
-    with transaction.atomic():
-        qs = filtered_samples(project, filters)
-        ids = list(qs.values_list("id", flat=True))
-        if len(ids) != expected_count:
-            raise ServiceError(
-                f"{len(ids)} samples match now, not the {expected_count} you confirmed; "
-                "check the filters again."
-            )
-        before = Counter(qs.values_list("status", flat=True))
-        Sample.objects.filter(pk__in=ids).update(status=status, auto_accepted=False)
-        audit.record(
-            actor,
-            "samples.bulk_decide",
-            project,
-            project=project,
-            before={"statuses": dict(before)},
-            after={
-                "decision": decision,
-                "count": len(ids),
-                "filters": filters,
-                "sample_ids": ids[:10_000],
-            },
-        )
-    return len(ids)
 
 
 def skip(actor: Any, assignment: Assignment) -> None:

@@ -15,7 +15,7 @@ from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
-from curation.review import services
+from curation.review import services, turns
 from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
@@ -124,6 +124,9 @@ def _item_context(
         "messages_json": json.dumps(sample.messages) if sample else "[]",
         "x": lineage_extra(sample.extra, sample.tags) if sample else None,
         "label_space": label_space(sample) if sample else [],
+        "transcript": turns.transcript(sample) if sample else [],
+        "personas": turns.personas(sample) if sample else [],
+        "conversation": sample is not None and sample.kind == "conversation",
     }
 
 
@@ -195,13 +198,13 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     assignment = own_assignment(request.user, assignment_id)
     queue = assignment.item.queue
     p = request.POST
-    edited = None
-    if p.get("messages"):
-        try:
-            edited = json.loads(p["messages"])
-        except json.JSONDecodeError:
-            messages.error(request, "The edited messages were not valid; nothing was saved.")
-            return _render_item(request, queue, assignment)
+    try:
+        edited = json.loads(p["messages"]) if p.get("messages") else None
+        marks = json.loads(p["turns"]) if p.get("turns") else None
+    except json.JSONDecodeError:
+        messages.error(request, "The edited messages were not valid; nothing was saved.")
+        return _render_item(request, queue, assignment)
+    cut = p.get("truncate_after", "")
     ranking = [x for x in p.get("ranking", "").split(",") if x] or None
     try:
         services.submit_review(
@@ -216,6 +219,8 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             label=p.get("label"),
             ranking=ranking,
             time_spent_ms=int(p["time_spent_ms"]) if p.get("time_spent_ms", "").isdigit() else 0,
+            turns=marks,
+            truncate_after=int(cut) if cut.isdigit() else None,
         )
     except ServiceError as exc:
         messages.error(request, str(exc))

@@ -1,4 +1,5 @@
-// The review page: keys, inline editing with a visible diff, ranking, relabelling, time on item.
+// The review page: keys, inline editing with a visible diff, ranking, relabelling, turn flags
+// and truncation (conversations), time on item.
 // No inline scripts and no innerHTML with user text: every string goes in as textContent.
 (() => {
   "use strict";
@@ -119,6 +120,97 @@
     control.blur();
   }
 
+  // Conversations: a turn is a non-system message, counted from 1 (data-turn on its node).
+  // Flags, turn ratings and a cut live in the page until the decision sends them.
+  const turnOf = (node) => Number(node?.dataset.turn || 0);
+  const at = (i) => turns()[i >= 0 ? i : lastAssistant()];
+
+  function toggleFlag(i) {
+    const turn = at(i);
+    if (!turnOf(turn)) return;
+    const on = !turn.classList.contains("flagged");
+    turn.classList.toggle("flagged", on);
+    $("[data-action=flag]", turn)?.setAttribute("aria-pressed", String(on));
+    $(".flag-badge", turn).hidden = !on;
+    const box = $(".flag-box", turn), reason = $(".flag-reason", turn);
+    box.hidden = !on;
+    if (on) reason.focus();
+    else { reason.value = ""; turn.focus(); }
+  }
+
+  function leaveReason(input, keep) {
+    if (!keep) input.value = "";
+    input.closest(".turn").focus();
+  }
+
+  function marks() {
+    const out = {};
+    turns().forEach((turn) => {
+      const n = turnOf(turn);
+      if (!n) return;
+      const mark = {};
+      if (turn.classList.contains("flagged")) {
+        mark.flag = true;
+        const reason = $(".flag-reason", turn).value.trim();
+        if (reason) mark.reason = reason;
+      }
+      const rating = $(".turn-rating", turn)?.value;
+      if (rating) mark.rating = Number(rating);
+      if (Object.keys(mark).length) out[String(n)] = mark;
+    });
+    return Object.keys(out).length ? JSON.stringify(out) : "";
+  }
+
+  function keepsAPair(end) {
+    let user = false;
+    for (const node of turns().slice(0, end + 1)) {
+      user = user || node.classList.contains("turn-user");
+      if (user && node.classList.contains("turn-assistant")) return true;
+    }
+    return false;
+  }
+
+  // The notice stands right after the turn it is about, however long the conversation.
+  function say(text, turn) {
+    const notice = $("#cut-notice");
+    if (!notice) return;
+    $(".cut-text", notice).textContent = text;
+    $("[data-action=uncut]", notice).hidden = !form()?.elements.truncate_after?.value;
+    if (turn) turn.after(notice);
+    notice.hidden = !text;
+  }
+
+  function setCut(n) {
+    const f = form(), all = turns();
+    const end = all.findIndex((node) => turnOf(node) === n);
+    const last = Math.max(0, ...all.map(turnOf));
+    if (!f || !f.elements.truncate_after) return;
+    f.elements.truncate_after.value = n && n < last ? String(n) : "";
+    all.forEach((node, k) => node.classList.toggle("cut", Boolean(n) && n < last && k > end));
+    const dropped = all.filter((node) => node.classList.contains("cut")).length;
+    if (!dropped) { say(""); return; }
+    const endsOnUser = all[end].classList.contains("turn-user");
+    say(`Cut after turn ${n}: the ${dropped} message${dropped > 1 ? "s" : ""} after it (turns ${n + 1}–${last}) go when you decide.` +
+      (endsOnUser ? " It now ends on a user turn: SFT exports leave such a conversation out." : ""), all[end]);
+  }
+
+  function askCut(i) {
+    const turn = at(i);
+    const n = turnOf(turn);
+    if (!n) return;
+    const last = Math.max(0, ...turns().map(turnOf));
+    if (n >= last) { setCut(0); return; } // cutting after the last turn keeps every turn
+    if (!keepsAPair(Number(turn.dataset.index))) {
+      say(`Cutting after turn ${n} would leave no user turn followed by an assistant turn; pick a later turn.`, turn);
+      return;
+    }
+    const dialog = $("#cut-confirm");
+    $(".cut-question", dialog).textContent = `Keep turns 1–${n} and cut turns ${n + 1}–${last}? Undo (u) after your decision brings them back.`;
+    dialog.returnValue = "";
+    dialog.onclose = () => { if (dialog.returnValue === "cut") setCut(n); turn.focus(); };
+    dialog.showModal();
+  }
+
   function ranking() {
     return $$("#ranking li").map((li) => li.dataset.id).join(",");
   }
@@ -129,6 +221,7 @@
     f.elements.decision.value = decision;
     f.elements.messages.value = collectEdits();
     f.elements.ranking.value = ranking();
+    if (f.elements.turns) f.elements.turns.value = marks();
     // Rounded up: the browser's coarse clock can read the same instant for a very fast key.
     f.elements.time_spent_ms.value = String(Math.max(1, Math.ceil(performance.now() - shownAt)));
     f.requestSubmit();
@@ -158,12 +251,20 @@
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); finishEdit(target, true); }
       return;
     }
+    if (target instanceof HTMLInputElement && target.classList.contains("flag-reason")) {
+      if (event.key === "Escape" || event.key === "Enter") { event.preventDefault(); leaveReason(target, event.key === "Enter"); }
+      return;
+    }
+    if (target instanceof HTMLSelectElement && target.classList.contains("turn-rating")) {
+      if (event.key === "Escape" || event.key === "Enter") { event.preventDefault(); target.closest(".turn").focus(); }
+      return;
+    }
     if (target instanceof Element && target.id === "label-control") {
       if (event.key === "Escape" || event.key === "Enter") { event.preventDefault(); leaveLabel(target, event.key === "Enter"); }
       return;
     }
     if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (!$("#item.review")) return;
+    if (!$("#item.review") || document.querySelector("dialog[open]:not(#help)")) return;
     const key = event.key;
     const act = {
       a: () => submit("accept"),
@@ -172,6 +273,8 @@
       u: () => $("#undo-form")?.requestSubmit(),
       e: () => startEdit(selected >= 0 ? selected : lastAssistant()),
       l: () => labelControl()?.focus(),
+      f: () => toggleFlag(selected),
+      x: () => askCut(selected),
       j: () => select(selected + 1),
       k: () => select(selected - 1),
       "[": () => moveCandidate(-1),
@@ -187,12 +290,20 @@
   document.addEventListener("click", (event) => {
     const el = event.target instanceof Element ? event.target : null;
     if (!el) return;
+    const picked = el.closest("#transcript .turn");
+    if (picked) { // a click selects the turn for the keys, without taking the focus
+      selected = Number(picked.dataset.index);
+      turns().forEach((t, k) => t.classList.toggle("selected", k === selected));
+    }
     const decisionButton = el.closest("button[data-decision]");
     if (decisionButton) { event.preventDefault(); submit(decisionButton.dataset.decision); return; }
     const ratingButton = el.closest("button[data-rating]");
     if (ratingButton) { rate(Number(ratingButton.dataset.rating)); return; }
     if (el.closest("[data-action=edit]")) { startEdit(Number(el.closest(".turn").dataset.index)); return; }
     if (el.closest("[data-action=help]")) { $("#help").showModal(); return; }
+    if (el.closest("[data-action=flag]")) { toggleFlag(Number(el.closest(".turn").dataset.index)); return; }
+    if (el.closest("[data-action=cut]")) { askCut(Number(el.closest(".turn").dataset.index)); return; }
+    if (el.closest("[data-action=uncut]")) { setCut(0); return; }
     const li = el.closest("#ranking li");
     if (li) { $$("#ranking li").forEach((x) => x.classList.toggle("picked", x === li)); }
   });

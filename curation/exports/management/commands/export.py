@@ -41,6 +41,18 @@ class Command(BaseCommand):
             help="System messages: as stored (default; Orca 2's generic prompt), the teacher's "
             "erased prompt restored where kept, or none.",
         )
+        parser.add_argument(
+            "--loss-mask",
+            choices=["none", "assistant"],
+            default="none",
+            help='SFT (openai, sharegpt): "assistant" puts a 0/1 weight on each message so '
+            "training learns the assistant turns only.",
+        )
+        parser.add_argument(
+            "--no-weight",
+            action="store_true",
+            help="SFT: leave out the weight column that samples with extra.weight (SPAG) get.",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--user", help="Username recorded as the creator.")
         parser.add_argument("--out", type=Path, help="Copy the version's files into this folder.")
@@ -59,6 +71,8 @@ class Command(BaseCommand):
             "include_source": not opts["no_source"],
             "encoding": opts["encoding"],
             "system_prompt": opts["system_prompt"],
+            "loss_mask": opts["loss_mask"],
+            "sample_weight": not opts["no_weight"],
         }
         try:
             export = services.create_export(
