@@ -217,10 +217,10 @@ class Camel(kit.Recipe[Params]):
             it.check(bool(task), "specified_task_too_long", made.text[:200])
         names = {"assistant_role": a, "user_role": u, "task": task}
         options = {"temperature": p.temperature, "max_tokens": p.max_tokens}
-        system = prompts["assistant_system"].render(**names)
+        system = prompts["assistant_system"].render(**names).strip()
         agents = [
-            Agent(USER, "user_agent", prompts["user_system"].render(**names), as_role="user",
-                  options=options, kickoff=prompts["kickoff"].render()),
+            Agent(USER, "user_agent", prompts["user_system"].render(**names).strip(),
+                  as_role="user", options=options, kickoff=prompts["kickoff"].render().strip()),
             Agent(ASSISTANT, "policy", system, options=options),
         ]  # fmt: skip
 

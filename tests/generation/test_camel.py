@@ -16,6 +16,7 @@ from curation.seeds.services import import_seed_set
 from generation.recipes.base import SeedRow
 from generation.recipes.camel import Camel, Params
 from generation.recipes.camel_rules import broken_rule, parse_role_pair, specified_task
+from generation.recipes.registry import templates_of
 from generation.runs.models import Run, RunItem, RunStatus
 from generation.sim import Agent, Conversation, Turn
 from tests.exports.helpers import export_now
@@ -115,6 +116,11 @@ def test_a_programmer_and_a_trader_alternate_until_the_user_says_done_and_it_exp
     assert "you are the Stock Trader" in personas["user"]
     assert "you are the Python Programmer" in personas["assistant"]
     assert [t["agent"] for t in sample.extra["turns"]] == ["user", "assistant"] * 3
+    # The user spoke first, asked to start; the assistant saw the instruction as the user's.
+    user_first, assistant_first = fake_llm.requests[1]["messages"], fake_llm.requests[2]["messages"]
+    kickoff = templates_of("camel")["kickoff"].text.strip()
+    assert user_first[-1] == {"role": "user", "content": kickoff}
+    assert assistant_first[1:] == [{"role": "user", "content": instruct(1)}]
     assert run.state["kit"]["notes"]["sim_stop_token"] == 1
     # Exported as OpenAI messages, it loads with datasets and passes TRL's check.
     export = export_now(bench.owner, bench.project, format="openai",
