@@ -18,7 +18,7 @@ DIFFICULTIES = {"easy": "easy", "simple": "easy", "basic": "easy", "medium": "me
                 "moderate": "medium", "intermediate": "medium", "hard": "hard",
                 "difficult": "hard", "advanced": "hard", "challenging": "hard"}  # fmt: skip
 DOMAIN_KEYS = ("domain", "category", "topic", "subject")
-_LABEL = r"^[#*\s>-]*{}[*\s]*[:：][*\s]*"
+_LABEL = r"^[#*\s>-]*{}[*\s]*(?:[:：]|$)[*\s]*"  # "Label:", or a heading on its own line
 _PAIR = re.compile(
     _LABEL.format("instruction") + r"(?P<i>.*?)\n" + _LABEL.format("response") + r"(?P<r>.*)",
     re.I | re.M | re.S,

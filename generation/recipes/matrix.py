@@ -16,6 +16,7 @@ judged for quality, best against worst (DPO) → FMT, the scenario in metadata.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, Literal
 
 from pydantic import Field
@@ -41,6 +42,7 @@ COMPLEXITY = {
 }
 TOO_FEW = "MATRIX needs a seed set with two or more persona seeds (a world's agents)."
 LOG_LIMIT = 5000  # scenarios read for the run's report
+_REQUEST = re.compile(r"^\W*(?:the\s+|my\s+)?request\W*:\s*", re.I)  # small models add it
 
 
 class Params(RecipeParams):
@@ -196,7 +198,7 @@ class Matrix(kit.Recipe[Params]):
         made = await it.gen("instruction", scenario=s["text"], agent=s["agent"], focus=FOCUS[kind],
                             complexity=COMPLEXITY[p.complexity],
                             temperature=p.instruction_temperature, max_tokens=512)  # fmt: skip
-        instruction = parse.unwrap(made.text)
+        instruction = _REQUEST.sub("", parse.unwrap(made.text)).strip()
         it.check(not made.truncated, "instruction_cut_off")
         it.check(len(instruction.split()) >= 3, "empty_instruction")
         novelty = await it.dedup_l("instructions", instruction)

@@ -127,7 +127,12 @@ def test_roles_are_dealt_at_random_and_the_generator_never_reviews_its_own_sampl
 def test_generator_and_metadata_replies_are_read_with_or_without_markdown() -> None:
     bold = "**Instruction:** Add 2 and 3.\n\n**Response:** 5"
     assert panel.parse_pair(bold) == ("Add 2 and 3.", "5")
+    assert panel.parse_pair("### Instruction\nAdd 2 and 3.\n\n### Response\n5") == (
+        "Add 2 and 3.",
+        "5",
+    )
     assert panel.parse_pair("Add 2 and 3. The answer is 5.") is None
+    assert panel.parse_pair("Instructions are given.\nResponses vary.") is None
     assert panel.parse_keywords("maths, sums") == ("", "maths, sums")
     assert (
         panel.parse_decision("Decision: accept... on second thought Decision: Reject") == "reject"
