@@ -34,7 +34,7 @@ ENDINGS = {"stop_token": "client_ended", "workflow_done": "workflow_done"}
 class Params(RecipeParams):
     max_turns: int = Field(16, ge=2, le=60, description="Most turns, client and agent together.")
     match_threshold: float = Field(
-        0.55, ge=0.0, le=1.0, description="Cosine of an agent turn to a step's text from which "
+        0.45, ge=0.0, le=1.0, description="Cosine of an agent turn to a step's text from which "
         "the step counts as done (local MiniLM).",
     )  # fmt: skip
     min_completion: float = Field(
@@ -93,9 +93,9 @@ class SelfTalk(kit.Recipe[Params]):
              "seed set; the workflow becomes a directed graph of steps."),
         Step("SIM", "dialogue", "The client (persona + the workflow's goal) opens; the agent "
              "is shown its current step and the allowed next steps at each turn."),
-        Step("CHECK", "steps_done", "After each agent turn: the steps it completed, by cosine "
-             "of the turn to the step texts (local MiniLM, threshold 0.55); the agent moves on "
-             "past them."),
+        Step("CHECK", "steps_done", "After each agent turn: the step it may do (current, or "
+             "one further on) whose text it is most similar to (local MiniLM cosine) is done "
+             "at ≥ 0.45; the agent moves on past it."),
         Step("CHECK", "ending", "A proper ending: the client's [END] or the workflow's end; "
              "the turn cap without one drops."),
         Step("CHECK", "completion", "Completion = completed steps / steps; below 0.5 drops "
@@ -110,9 +110,9 @@ class SelfTalk(kit.Recipe[Params]):
         "again; Seedbed makes one round's dialogues (a new round is a new run against the "
         "trained agent).",
         "Completed steps are found by embedding similarity (local MiniLM, cosine threshold "
-        "0.55, ours [~]) of each agent turn to the step texts, not by the paper's trained "
-        "step classifier. An agent turn may complete its current step or one step further "
-        "on; a skipped step stays undone.",
+        "0.45, ours [~]) of each agent turn to the step texts, not by the paper's trained "
+        "step classifier. A turn completes at most one step: its current step or one step "
+        "further on; a skipped step stays undone.",
         "The completion thresholds (ratio 0.5, 0 steps) are ours [~]; the paper's best filters "
         "are reported as ≥ 5 completed subgoals or the top 5 % by completion.",
         "Character consistency is an LLM judge's 0-5 score (3 samples), not the paper's "

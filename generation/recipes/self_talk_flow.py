@@ -3,8 +3,9 @@
 A workflow seed (curation/seeds/kinds/workflow.py) holds its steps as {id, text, next}; the
 first step is the start and a step with no next ends the workflow. `Progress` follows one
 dialogue: the steps the agent may do now (the frontier), what it has done, and whether it
-reached an end. An agent turn completes every step it may do now, or one step further on,
-whose similarity to the turn reaches the threshold; a step it skips stays undone.
+reached an end. An agent turn is matched to the step it may do now, or one step further on,
+that it is most similar to; at or above the threshold that step is done. A step the agent
+skips stays undone.
 """
 
 from __future__ import annotations
@@ -77,15 +78,19 @@ class Progress:
         return list(dict.fromkeys([*self.frontier, *self.allowed_next()]))
 
     def advance(self, similarity: Mapping[str, float], threshold: float) -> list[str]:
-        """Complete the candidates whose similarity reaches the threshold; move on past them."""
-        new = [s for s in self.candidates() if similarity.get(s, 0.0) >= threshold]
-        if not new:
+        """The candidate most similar to the turn (the earlier on a tie) is done if it reaches
+        the threshold, and the agent moves on past it. Returns what was done ([] or [id])."""
+        candidates = self.candidates()
+        if not candidates:
             return []
-        self.done += [s for s in new if s not in self.done]
-        after = [n for s in new for n in self.flow.steps[s].next]
+        best = max(candidates, key=lambda c: similarity.get(c, 0.0))
+        if similarity.get(best, 0.0) < threshold:
+            return []
+        self.done.append(best)
+        after = self.flow.steps[best].next
         self.frontier = [n for n in dict.fromkeys(after) if n not in self.done]
         self.finished = not self.frontier  # an end reached, or only done steps lie ahead
-        return new
+        return [best]
 
     @property
     def completion(self) -> float:

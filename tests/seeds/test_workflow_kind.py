@@ -115,7 +115,8 @@ def test_the_kind_is_registered_with_an_example_that_imports_as_a_workflow() -> 
 
 @pytest.mark.django_db
 def test_a_file_of_workflows_and_personas_imports_as_one_set_with_both_kinds() -> None:
-    owner, project = UserFactory(), ProjectFactory()
+    owner: Any = UserFactory()
+    project: Any = ProjectFactory()
     persona = {"name": "Ada", "persona": "A retired engineer who reads the fine print."}
     seed_set = import_seed_set(owner, project, name="Mixed", data=jsonl(LIST, persona, GRAPH))
     assert seed_set.kinds == ["persona", "workflow"]
