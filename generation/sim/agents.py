@@ -73,7 +73,8 @@ class Conversation:
     def view(self, agent: Agent) -> list[dict[str, str]]:
         """What `agent` is sent for its next turn: its system prompt, its own turns as the
         assistant's and everyone else's as the user's (named when there are more than two
-        agents); consecutive turns of one side are joined, and it never speaks first."""
+        agents); consecutive turns of one side are joined, and its view never opens with
+        its own turn: where it spoke first, its kickoff comes first."""
         system = agent.system_prompt(self)
         named = len(self.agents) > 2
         out: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
@@ -85,7 +86,12 @@ class Conversation:
                 out[-1] = {"role": role, "content": f"{out[-1]['content']}\n\n{content}"}
             else:
                 out.append({"role": role, "content": content})
-        if not any(m["role"] != "system" for m in out) or out[-1]["role"] == "assistant":
+        start = 1 if system else 0
+        if len(out) > start and out[start]["role"] == "assistant":
+            # It spoke first: its kickoff stays the first user message of every later view
+            # (strict chat templates refuse a conversation that opens with the assistant).
+            out.insert(start, {"role": "user", "content": agent.kickoff})
+        if len(out) == start or out[-1]["role"] == "assistant":
             out.append({"role": "user", "content": agent.kickoff})
         return out
 

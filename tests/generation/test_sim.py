@@ -69,6 +69,10 @@ def test_two_agents_alternate_and_each_sees_its_own_turns_as_the_assistant(fake_
                      {"role": "user", "content": "Begin."}]  # fmt: skip
     assert [m["role"] for m in last] == ["system", "user", "assistant", "user"]
     assert last[1]["content"] == "User turn 1" and last[2]["content"] == "Helper turn 1"
+    # The user spoke first: its later views still open with its kickoff, not its own turn.
+    user_again = fake_llm.requests[2]["messages"]
+    assert [m["role"] for m in user_again] == ["system", "user", "assistant", "user"]
+    assert user_again[1]["content"] == "Begin." and user_again[2]["content"] == "User turn 1"
     assert [r["model"] for r in fake_llm.requests] == ["model-of-user_agent", "model-of-policy"] * 2
     assert conversation.messages() == [
         {"role": "user", "content": "User turn 1"},
