@@ -122,10 +122,18 @@ def parse_recipients(text: str, names: Sequence[str], actor: str) -> list[str] |
     if _NOBODY.match(said):
         return []
     low = said.lower()
-    picked = [
-        n for n in names
-        if n != actor and re.search(rf"(?<![\w]){re.escape(n.lower())}(?![\w])", low)
-    ]  # fmt: skip
+    firsts = [n.split()[0].lower() for n in names]
+    # Full names, longest first, each blanked once found ("Ana 2" is not also "Ana"); then
+    # first names no one else has ("Mara" for "Mara Okafor").
+    forms = sorted(((n.lower(), n) for n in names), key=lambda f: -len(f[0]))
+    forms += [(f, n) for n, f in zip(names, firsts, strict=True) if firsts.count(f) == 1]
+    found: set[str] = set()
+    for form, name in forms:
+        hit = re.search(rf"(?<![\w]){re.escape(form)}(?![\w])", low)
+        if hit:
+            found.add(name)
+            low = low[: hit.start()] + " " * len(form) + low[hit.end() :]
+    picked = [n for n in names if n in found and n != actor]
     return picked or None
 
 

@@ -126,9 +126,11 @@ def test_agents_are_grouped_with_the_most_similar_and_a_lone_one_joins_its_neare
 
 def test_the_modulators_reply_is_read_for_known_names_only() -> None:
     names = ["Ana", "Ben", "Ana 2"]
-    assert mw.parse_recipients("Notify: ben, Ana 2, Zed", names, "Ana") == ["Ben", "Ana 2"]
+    assert mw.parse_recipients("Notify: ben, Ana 2, Zed", names, "Ben") == ["Ana 2"]
     assert mw.parse_recipients("Notify: nobody", names, "Ana") == []
     assert mw.parse_recipients("I think everyone should know.", names, "Ana") is None
+    full = ["Mara Okafor", "Ken Adachi", "Ken Lee"]
+    assert mw.parse_recipients("Notify: Mara, Ken", full, "Ken Lee") == ["Mara Okafor"]
 
 
 def test_agents_take_their_personas_names_and_goals_and_clashing_names_are_told_apart() -> None:
