@@ -127,13 +127,13 @@ def parse_recipients(text: str, names: Sequence[str], actor: str) -> list[str] |
     # first names no one else has ("Mara" for "Mara Okafor").
     forms = sorted(((n.lower(), n) for n in names), key=lambda f: -len(f[0]))
     forms += [(f, n) for n, f in zip(names, firsts, strict=True) if firsts.count(f) == 1]
-    found: set[str] = set()
+    heard: set[str] = set()
     for form, name in forms:
         hit = re.search(rf"(?<![\w]){re.escape(form)}(?![\w])", low)
         if hit:
-            found.add(name)
+            heard.add(name)
             low = low[: hit.start()] + " " * len(form) + low[hit.end() :]
-    picked = [n for n in names if n in found and n != actor]
+    picked = [n for n in names if n in heard and n != actor]
     return picked or None
 
 
