@@ -27,6 +27,7 @@ class SeedKind(models.TextChoices):
     LABELLED = "labelled", "Labelled example"
     PRINCIPLE = "principle", "Principle"
     WORD_LIST = "word_list", "Word list"
+    WORKFLOW = "workflow", "Workflow"
 
 
 class SeedSetQuerySet(models.QuerySet["SeedSet"]):

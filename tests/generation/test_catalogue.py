@@ -46,6 +46,7 @@ SHIPPED = {
     "star": (1, "self_play"),
     "lmsi": (2, "self_play"),
     "spin": (3, "self_play"),
+    "spag": (4, "self_play"),
     "i_sheep": (6, "self_play"),
     "supergen": (7, "distillation"),
     "zerogen": (8, "distillation"),
@@ -54,6 +55,10 @@ SHIPPED = {
     "evol_instruct": (11, "evolution"),
     "auto_evol_instruct": (12, "evolution"),
     "tag_evol": (13, "evolution"),
+    "camel": (14, "multi_agent"),
+    "self_talk": (15, "multi_agent"),
+    "matrix": (16, "multi_agent"),
+    "gra": (17, "multi_agent"),
     "constitutional_ai": (18, "preference"),
     "self_rewarding": (19, "preference"),
     "meta_rewarding": (20, "preference"),
@@ -180,7 +185,8 @@ def test_the_api_lists_every_recipe_and_filters_by_output_and_need(
     assert ids("?output=sft&need=LP") == expected("sft", "LP", by_section=False)
     assert ids("?need=lp") == expected(need="LP", by_section=False)
     assert ids("?need=none") == expected(need="none", by_section=False)
-    assert ids("?output=conversation") == []
+    assert ids("?output=conversation") == expected("conversation", by_section=False)
+    assert {"camel", "self_talk"} <= set(ids("?output=conversation"))
     for recipe in client.get("/api/v1/recipes").json():
         entry, section = SHIPPED[recipe["id"]]
         assert recipe["methods_entry"] == entry and recipe["section"] == section

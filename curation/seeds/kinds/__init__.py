@@ -26,6 +26,7 @@ from curation.seeds.kinds import (
     text,
     tool_spec,
     word_list,
+    workflow,
 )
 from curation.seeds.kinds import spec as _spec
 from curation.seeds.kinds.common import ParsedSeed, SeedImportError
@@ -48,7 +49,7 @@ KINDS: dict[str, KindSpec] = {
     m.SPEC.id: m.SPEC
     for m in (
         instruction, conversation, text, qa, document, tool_spec,
-        persona, labelled, principle, word_list,
+        persona, labelled, principle, word_list, workflow,
     )
 }  # fmt: skip
 

@@ -18,6 +18,7 @@ from curation.seeds.kinds import (
     text,
     tool_spec,
     word_list,
+    workflow,
 )
 from curation.seeds.kinds.common import ImportContext, Loc, ParsedSeed, Record, json_type, present
 from curation.seeds.kinds.common import short as _short
@@ -33,6 +34,7 @@ PARSERS: dict[str, Callable[[Record], list[ParsedSeed]]] = {
     "labelled": lambda r: [labelled.parse(r)],
     "principle": lambda r: [principle.parse(r)],
     "word_list": lambda r: [word_list.parse(r)],
+    "workflow": lambda r: [workflow.parse(r)],
 }
 
 ACCEPTED_SHAPES = (
@@ -45,6 +47,7 @@ ACCEPTED_SHAPES = (
     "text + title or source (document)",
     "OpenAI or BFCL tools, or an OpenAPI 3 document (tool_spec)",
     "persona",
+    "steps (workflow)",
     "principle or critique_request + revision_request",
     "word",
     "text",
@@ -80,6 +83,8 @@ def detect(record: dict[str, Any]) -> str | None:
         return "labelled"
     if has("persona"):
         return "persona"
+    if isinstance(record.get("steps"), list):
+        return "workflow"
     if has(*_PRINCIPLE) or (has("critique") and has("revision")):
         return "principle"
     if has("word", "phrase"):

@@ -35,6 +35,14 @@ DEMO_SEED_SETS = [
      "source for retrieval (DataGen)."),
     ("Demo events", "events.jsonl", "text", "Twelve everyday events (Symbolic Knowledge "
      "Distillation)."),
+    ("Demo words", "words.jsonl", "word_list", "Twenty concrete nouns: target words for "
+     "SPAG's Adversarial Taboo."),
+    ("Demo workflows", "workflows.jsonl", None, "Three agent workflows (two step lists, one "
+     "branching graph) and six client personas in one set (Self-Talk)."),
+    ("Demo personas", "personas.jsonl", "persona", "Eight people with name, description and "
+     "attributes (age, job, goals, interests) (MATRIX)."),
+    ("Demo CAMEL ideas", "camel_ideas.jsonl", "text", "Eight task ideas a Python programmer "
+     "could help a stock trader with (CAMEL)."),
 ]  # fmt: skip
 READY = ["ready_sft.jsonl", "ready_preference.jsonl", "ready_classification.jsonl"]
 REVIEW_QUEUE = "Demo review"

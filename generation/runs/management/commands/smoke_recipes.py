@@ -31,6 +31,10 @@ PREFERRED = {
     "self_guide": "Demo sentiment",
     "spin": "Demo QA",
     "backtranslation": "Demo documents",
+    "spag": "Demo words",
+    "camel": "Demo CAMEL ideas",
+    "self_talk": "Demo workflows",
+    "matrix": "Demo personas",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -62,6 +66,14 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
                       "max_tokens": 256, "judge_max_tokens": 384, "min_aspects": 2},
     # The demo has a handful of short documents, and the 0.5B judge rates them 3-4 of 5.
     "backtranslation": {"judge_samples": 2, "keep_threshold": 3.0, "min_segment_words": 10},
+    # Multi-agent recipes: short conversations and turns.
+    "spag": {"max_turns": 3, "temperature": 0.7, "max_tokens": 96},
+    "camel": {"max_messages": 8, "max_tokens": 384},
+    "self_talk": {"max_turns": 8, "max_tokens": 120, "min_completion": 0.25,
+                  "require_ending": False, "min_consistency": 2.0, "judge_samples": 2},
+    "matrix": {"n_agents": 4, "rounds": 2, "modulator": "rule", "max_tokens": 256,
+               "min_grounded": 2.0},
+    "gra": {"n_reviewers": 2, "max_tokens": 384},
 }  # fmt: skip
 
 
