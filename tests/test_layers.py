@@ -38,6 +38,7 @@ LEAVES = {
     "generation.capabilities",
     "generation.embeddings",
     "generation.localmodel",
+    "generation.tools.bfcl",
 }
 # The project package's wiring: it mounts every app's urls and router, so no app imports it.
 WIRING = {"curation.api", "curation.urls", "curation.settings", "curation.wsgi"}

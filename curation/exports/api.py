@@ -80,8 +80,10 @@ def import_dataset(
     format: Form[str] = "auto",
     target: Form[str] = "samples",
     name: Form[str] = "",
+    answers: File[UploadedFile | None] = None,
 ) -> Status[dict[str, Any]]:
-    """A dataset in any export format, as samples to review or as a seed set."""
+    """A dataset in any export format, as samples to review or as a seed set. `answers`:
+    BFCL's possible_answer file, with a BFCL question file."""
     project = project_for(request.user, project_id, Role.CURATOR)
     data = read_upload(file)
     try:
@@ -93,6 +95,7 @@ def import_dataset(
             target=target,
             name=name,
             filename=file.name or "",
+            answers=read_upload(answers) if answers else b"",
         )
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc

@@ -21,6 +21,10 @@ FORMAT_HELP = {
     "lists of chat messages.",
     "kto": "KTO, conversational: `prompt` and `completion` as messages, `label` true or false.",
     "classification": "Classification: `text`, `label`.",
+    "bfcl": "BFCL (Berkeley Function Calling Leaderboard): `id`, `question` (one turn of chat "
+    "messages), `function` (the tools as BFCL function docs) and `ground_truth` (per expected "
+    'call, each parameter\'s acceptable values; `""` means it may be omitted). The file serves '
+    "as BFCL's question file and as its possible_answer file.",
 }
 
 

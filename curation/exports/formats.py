@@ -14,12 +14,14 @@ from typing import Any
 
 import orjson
 
+from curation.exports import bfcl
+
 Msgs = list[dict[str, Any]]
 Row = dict[str, Any]
 
 SFT_FORMATS = ("openai", "sharegpt", "alpaca")
 PAIR_FORMATS = ("dpo", "dpo_conversational")
-ALL_FORMATS = (*SFT_FORMATS, *PAIR_FORMATS, "kto", "classification")
+ALL_FORMATS = (*SFT_FORMATS, *PAIR_FORMATS, "kto", "classification", "bfcl")
 
 TO_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
 FROM_SHAREGPT = {v: k for k, v in TO_SHAREGPT.items()} | {"user": "user", "assistant": "assistant"}
@@ -128,6 +130,7 @@ SFT_ROW = {
     "sharegpt": sharegpt_row,
     "alpaca": alpaca_row,
     "classification": classification_row,
+    "bfcl": bfcl.row,
 }
 
 
@@ -187,6 +190,8 @@ def split_key(row: Row, *, system: bool = True) -> bytes:
         prompt = [row["instruction"], row["input"]]
     elif "text" in row:
         prompt = row["text"]
+    elif "question" in row:  # BFCL: one turn of messages
+        prompt = row["question"][0]
     else:
         prompt = row["prompt"]
     if not system:

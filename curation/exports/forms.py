@@ -127,3 +127,8 @@ class ImportForm(forms.Form):
         choices=[("samples", "Samples to review (pending)"), ("seed_set", "A seed set")]
     )
     name = forms.CharField(max_length=200, required=False, help_text="Seed set name.")
+    answers = forms.FileField(
+        required=False,
+        label="BFCL possible answers",
+        help_text="BFCL: the possible_answer file that goes with the question file.",
+    )

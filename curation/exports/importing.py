@@ -26,6 +26,8 @@ SHAPES = {
     "completion": "kto",
     "chosen": "dpo",
     "text": "classification",
+    "function": "bfcl",  # a question record; a possible-answer record has ground_truth only
+    "ground_truth": "bfcl",
 }
 
 
@@ -121,7 +123,8 @@ def detect(record: dict[str, Any], where: str) -> str:
     keys = ", ".join(repr(k)[:40] for k in list(record)[:8])
     raise ImportProblem(
         f"{where}: unrecognised record (keys: {keys}); expected messages, conversations, "
-        "instruction/output, prompt/chosen/rejected, prompt/completion/label or text/label"
+        "instruction/output, prompt/chosen/rejected, prompt/completion/label, text/label or "
+        "BFCL's id/question/function"
     )
 
 

@@ -26,6 +26,7 @@ class ExportFormat(models.TextChoices):
     DPO_CONVERSATIONAL = "dpo_conversational", "DPO, conversational"
     KTO = "kto", "KTO"
     CLASSIFICATION = "classification", "Classification (text, label)"
+    BFCL = "bfcl", "BFCL function calling (question, function, ground_truth)"
 
 
 class Export(models.Model):

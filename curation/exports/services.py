@@ -19,7 +19,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from curation.exports import builder, streams, system_prompts, weights
+from curation.exports import bfcl_import, builder, streams, system_prompts, weights
 from curation.exports.filters import (
     ExportFilters,
     check_ownership,
@@ -114,6 +114,8 @@ def create_export(
 ) -> Export:
     """A new queued version; the task builds it (or the caller, with enqueue=False)."""
     f = _filters_for(project, format, filters)
+    if parquet and format == ExportFormat.BFCL:
+        raise ServiceError("BFCL files are JSONL: export bfcl without Parquet.")
     split_spec = _validated(Split, split, "split") if split else {}
     opts = _options(format, options)
     expected = streams.estimate(project, f, format)
@@ -276,9 +278,11 @@ def import_dataset(
     target: str = "samples",
     name: str = "",
     filename: str = "",
+    answers: bytes = b"",
 ) -> dict[str, Any]:
     """A dataset in any export format, as samples to review (status pending, source
-    "import") or as a seed set. All or nothing: the first bad record stops it, by line."""
+    "import") or as a seed set. All or nothing: the first bad record stops it, by line.
+    `answers`: BFCL's possible_answer file, read after `data`."""
     if target not in ("samples", "seed_set"):
         raise ServiceError("Import as 'samples' or as a 'seed_set'.")
     if fmt != "auto" and fmt not in ALL_FORMATS:
@@ -286,14 +290,27 @@ def import_dataset(
             f"Unknown format {fmt!r}; choose auto or one of {', '.join(ALL_FORMATS)}."
         )
     limit = settings.SEEDBED_MAX_UPLOAD_BYTES
-    if len(data) > limit:
-        raise ServiceError(f"The file is {len(data):,} bytes; the limit is {limit:,}.")
+    if len(data) + len(answers) > limit:
+        raise ServiceError(
+            f"The file is {len(data) + len(answers):,} bytes; the limit is {limit:,}."
+        )
+    files = [("", data)] + ([("possible-answer file, ", answers)] if answers else [])
     drafts: list[tuple[str, Sample]] = []
+    bfcl_records: bfcl_import.Records = []  # joined by id once all are read
     try:
-        for where, record in read_records(data, MAX_IMPORT_ROWS):
-            if fmt == "auto":
-                fmt = detect(record, where)  # the first record decides; the others must match it
-            drafts.append((where, to_draft(fmt, record, where)))
+        for label, blob in files:
+            if label and fmt != "bfcl":
+                raise ServiceError("A possible-answer file goes with a BFCL import only.")
+            for at, record in read_records(blob, MAX_IMPORT_ROWS):
+                where = label + at
+                if fmt == "auto":
+                    fmt = detect(record, where)  # the first record decides; the others match it
+                if fmt == "bfcl":
+                    bfcl_records.append((where, record))
+                else:
+                    drafts.append((where, to_draft(fmt, record, where)))
+        if fmt == "bfcl":
+            drafts = bfcl_import.drafts(bfcl_records)
     except SeedImportError as exc:
         raise ServiceError(str(exc)) from exc
     if not drafts:

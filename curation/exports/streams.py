@@ -34,6 +34,7 @@ EXTRA_KEYS = {
     "alpaca": ("instruction", "input"),
     "dpo": ("source", "chosen_score", "rejected_score", "p_chosen", "candidates"),
     "kto": ("source", "kto_label", "candidates"),
+    "bfcl": ("bfcl",),
 }
 EXTRA_KEYS["dpo_conversational"] = EXTRA_KEYS["dpo"]
 

@@ -112,8 +112,8 @@ def import_dataset(request: AuthedRequest, project_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a file to import.")
         return redirect("exports:list", project.pk)
-    upload = form.cleaned_data["file"]
-    if upload.size > settings.SEEDBED_MAX_UPLOAD_BYTES:
+    upload, answers = form.cleaned_data["file"], form.cleaned_data["answers"]
+    if upload.size + (answers.size if answers else 0) > settings.SEEDBED_MAX_UPLOAD_BYTES:
         limit = settings.SEEDBED_MAX_UPLOAD_BYTES // 2**20
         messages.error(request, f"Nothing was imported: the file is over the {limit} MB limit.")
         return redirect("exports:list", project.pk)
@@ -126,6 +126,7 @@ def import_dataset(request: AuthedRequest, project_id: int) -> HttpResponse:
             target=form.cleaned_data["target"],
             name=form.cleaned_data["name"],
             filename=upload.name or "",
+            answers=read_upload(answers) if answers else b"",
         )
     except ServiceError as exc:
         messages.error(request, f"Nothing was imported: {exc}")
