@@ -95,7 +95,7 @@ def build(export: Export, progress: Progress) -> Built:
         # Pairs and KTO rows mix samples in ways a query cannot cheaply foresee, so their
         # messages always have the tool-call fields (null when unused), as datasets' JSON
         # loader would give them anyway.
-        tools = fmt != "openai" or _has_tool_use(base_queryset(project, f))
+        tools = fmt not in ("openai", "sharegpt") or _has_tool_use(base_queryset(project, f))
         schema = files.parquet_schema(fmt, opts, tools, weighted=weighted)
     writers: dict[str, Any] = {
         s: files.ParquetWriter(work / f"{s}.{ext}", schema)

@@ -14,7 +14,10 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 FORMAT_HELP = {
     "openai": 'OpenAI chat: `{"messages": [...]}`, plus `tools` on tool-calling samples. '
     "Loads in TRL's SFTTrainer as a conversational dataset.",
-    "sharegpt": 'ShareGPT: `{"conversations": [{"from": "human"|"gpt"|"system", "value": ...}]}`.',
+    "sharegpt": 'ShareGPT: `{"conversations": [{"from": "human"|"gpt"|"system", "value": ...}]}`; '
+    'tool calls follow LLaMA-Factory: `function_call` turns (`{"name", "arguments"}` '
+    "as JSON text, a list for parallel calls), `observation` turns for the results, and "
+    "a `tools` column of function docs as JSON text.",
     "alpaca": "Alpaca: `instruction`, `input`, `output` (and `system` when the sample had one).",
     "dpo": "DPO, TRL's standard form: `prompt`, `chosen`, `rejected` as plain text.",
     "dpo_conversational": "DPO, TRL's conversational form: `prompt`, `chosen`, `rejected` as "

@@ -92,6 +92,7 @@ def parquet_schema(
         cols = [("messages", _message_type(tools, mask))] + ([("tools", text)] if tools else [])
     elif fmt == "sharegpt":
         cols = [("conversations", _message_type(False, mask, role="from"))]
+        cols += [("tools", text)] if tools else []
     elif fmt == "alpaca":
         cols = [("instruction", text), ("input", text), ("output", text), ("system", text)]
     elif fmt == "classification":
@@ -122,7 +123,7 @@ class ParquetWriter:
         self._buffer: list[Row] = []
 
     def write(self, row: Row) -> None:
-        if self._tools_as_text and "tools" in row:
+        if self._tools_as_text and "tools" in row and not isinstance(row["tools"], str):
             row = row | {"tools": orjson.dumps(row["tools"]).decode()}
         self._buffer.append(row)
         self.rows += 1

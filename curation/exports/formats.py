@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from curation.exports import bfcl
+from curation.exports import bfcl, sharegpt
 
 Msgs = list[dict[str, Any]]
 Row = dict[str, Any]
@@ -22,9 +22,6 @@ Row = dict[str, Any]
 SFT_FORMATS = ("openai", "sharegpt", "alpaca")
 PAIR_FORMATS = ("dpo", "dpo_conversational")
 ALL_FORMATS = (*SFT_FORMATS, *PAIR_FORMATS, "kto", "classification", "bfcl")
-
-TO_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
-FROM_SHAREGPT = {v: k for k, v in TO_SHAREGPT.items()} | {"user": "user", "assistant": "assistant"}
 
 
 @dataclass(slots=True)
@@ -79,17 +76,17 @@ def openai_row(s: Src) -> Row | str:
 
 
 def sharegpt_row(s: Src) -> Row | str:
+    """LLaMA-Factory's ShareGPT; tool calls as function_call / observation turns (sharegpt.py)."""
     messages = sft_messages(s)
     if isinstance(messages, str):
         return messages
-    turns = []
-    for m in messages:
-        if m.get("tool_calls") or m.get("role") not in TO_SHAREGPT:
-            return "tool_calls_need_openai_format"
-        if not isinstance(m.get("content"), str):
-            return "content_not_text"
-        turns.append({"from": TO_SHAREGPT[m["role"]], "value": m["content"]})
-    return {"conversations": turns}
+    try:
+        row: Row = {"conversations": sharegpt.to_turns(messages)}
+    except sharegpt.Unfit as e:
+        return str(e)
+    if s.tools:
+        row["tools"] = sharegpt.tools_text(s.tools)
+    return row
 
 
 def alpaca_row(s: Src) -> Row | str:

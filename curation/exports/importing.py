@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from curation.exports.formats import FROM_SHAREGPT, Msgs
+from curation.exports import sharegpt
+from curation.exports.formats import Msgs
 from curation.exports.weights import KEY, WEIGHTED_FORMATS, strip_mask
 from curation.samples.models import Sample
 from curation.seeds.parsing import SeedImportError
@@ -195,19 +196,12 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
         turns = r.get("conversations")
         if not isinstance(turns, list) or not turns:
             raise ImportProblem(f"{where}: field 'conversations' must be a non-empty list")
-        messages = []
-        for i, t in enumerate(turns):
-            if not isinstance(t, dict) or t.get("from") not in FROM_SHAREGPT:
-                raise ImportProblem(
-                    f"{where}: conversations[{i}].from must be one of human, gpt, system"
-                )
-            messages.append(
-                {
-                    "role": FROM_SHAREGPT[t["from"]],
-                    "content": _str(t, "value", f"{where}: conversations[{i}]", empty=True),
-                }
-            )
-        kind = _kind(messages, None)
+        try:
+            messages = sharegpt.from_turns(turns, where)
+            tools = sharegpt.tools_from_text(r.get("tools"))
+        except ValueError as e:
+            raise ImportProblem(str(e) if str(e).startswith(where) else f"{where}: {e}") from None
+        kind = _kind(messages, tools)
     elif fmt == "alpaca":
         instruction, given = _str(r, "instruction", where), r.get("input") or ""
         if not isinstance(given, str):

@@ -29,7 +29,7 @@ MASKED_FORMATS = ("openai", "sharegpt")
 WEIGHTED_FORMATS = ("openai", "sharegpt", "alpaca")
 KEY = "weight"  # the extra key recipes store a row's weight under, and the column's name
 BAD_WEIGHT = "weight_not_a_number"
-LEARNED = {"assistant", "gpt"}  # the roles a mask keeps (OpenAI and ShareGPT spelling)
+LEARNED = {"assistant", "gpt", "function_call"}  # the roles a mask keeps (OpenAI, ShareGPT)
 
 
 def mask_of(options: dict[str, Any] | None) -> str:
