@@ -17,6 +17,7 @@ from curation.review.api import router as review_router
 from curation.samples.api import router as samples_router
 from curation.seeds.api import router as seeds_router
 from generation.runs.api import router as runs_router
+from generation.runs.api_tools import router as tools_router
 
 api = NinjaAPI(
     title="Seedbed API",
@@ -45,6 +46,7 @@ api.add_router("", projects_router)
 api.add_router("", seeds_router)
 api.add_router("", samples_router)
 api.add_router("", runs_router)
+api.add_router("", tools_router)
 api.add_router("", review_router)
 api.add_router("", exports_router)
 api.add_router("", dedup_router)

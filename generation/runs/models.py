@@ -220,3 +220,36 @@ class PromptOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipe_id}/{self.name} p{self.version}"
+
+
+class ToolResponse(models.Model):
+    """A tool's answer to one call, as served (generation/tools/cache.py): the same call is
+    answered from here, byte for byte. Keyed by (project, tool, sha256 of the canonical
+    arguments); `source` says where the answer first came from."""
+
+    class Source(models.TextChoices):
+        IMPLEMENTATION = "implementation", "Implementation"
+        SIMULATED = "simulated", "Simulated"
+        RECORDED = "recorded", "Recorded"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tool_responses")
+    tool = models.CharField(max_length=128)
+    args_key = models.CharField(max_length=64)  # sha256 hex of `arguments` (UTF-8)
+    arguments = models.TextField()  # canonical JSON: sorted keys, compact, not ASCII-escaped
+    response = models.TextField()  # exactly as served
+    source = models.CharField(max_length=16, choices=Source.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "tool", "args_key"], name="toolresponse_once_per_call"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=["implementation", "simulated", "recorded"]),
+                name="toolresponse_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool}({self.arguments[:60]}) {self.source}"
