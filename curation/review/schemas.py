@@ -80,6 +80,15 @@ class SubmitIn(Schema):
         "user turn followed by an assistant turn must remain; otherwise, or out of range, 400.",
     )
 
+    tool_calls: dict[str, list[dict[str, Any]]] | None = Field(
+        default=None,
+        description="Tool trajectories: edited call arguments by message index, e.g. "
+        '{"1": [{"id": "call_1", "arguments": {"city": "Oslo"}}]} (arguments as an object or '
+        "its JSON text). Applied after `messages`. Each changed call must be valid JSON and "
+        "fit its tool's JSON Schema (known function, required parameters, no unknown ones, "
+        "types); otherwise 400 and nothing is saved. A change is a revision: undo takes it back.",
+    )
+
 
 class ReviewOut(Schema):
     id: int

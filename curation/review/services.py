@@ -24,6 +24,7 @@ from curation.dedup.services import mark_sample_for_reembedding
 from curation.projects import audit
 from curation.projects.services import ServiceError
 from curation.review import questions as questions_module
+from curation.review import tool_calls as tool_calls_module
 from curation.review import turns as turns_module
 
 # Made in decisions.py and queues.py; callers reach every review verb through this module.
@@ -160,11 +161,14 @@ def submit_review(
     time_spent_ms: int = 0,
     turns: dict[str, Any] | None = None,
     truncate_after: int | None = None,
+    tool_calls: dict[str, Any] | None = None,
 ) -> Review:
     """`messages`, `label` (classification) and `truncate_after` (conversations: keep the
     turns up to that one) are the reviewer's edits: a change becomes a revision, which undo
     takes back. A label must be in the sample's label space when one is known
-    (curation.review.labels); `turns` marks single turns (curation.review.turns)."""
+    (curation.review.labels); `turns` marks single turns (curation.review.turns).
+    `tool_calls` edits call arguments by message index and call id; every changed call
+    must fit its tool's schema (curation.review.tool_calls)."""
     if decision and decision not in DECISIONS:
         raise ServiceError("The decision must be accept or reject.")
     with transaction.atomic():
@@ -183,6 +187,10 @@ def submit_review(
             a.item.queue.questions, rating=rating, labels=labels or [], answers=answers or {}
         )
         new_label = checked_label(sample, label)
+        if tool_calls:
+            base = messages if messages is not None else sample.messages
+            messages = tool_calls_module.with_arguments(base, tool_calls)
+        tool_calls_module.checked_edits(sample, messages)
         reviewed = messages if messages is not None else sample.messages
         marks = turns_module.checked_marks(sample, turns, reviewed)
         kept = turns_module.truncated(sample, reviewed, truncate_after)

@@ -15,13 +15,14 @@ from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
-from curation.review import services, turns
+from curation.review import services, tool_calls, turns
 from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
 from curation.review.labels import label_space
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
 from curation.review.presenters import queue_summary
+from curation.review.tool_calls import InvalidToolCall
 from curation.samples.lineage import lineage_extra
 
 
@@ -124,10 +125,22 @@ def _item_context(
         "messages_json": json.dumps(sample.messages) if sample else "[]",
         "x": lineage_extra(sample.extra, sample.tags) if sample else None,
         "label_space": label_space(sample) if sample else [],
-        "transcript": turns.transcript(sample) if sample else [],
+        "transcript": _with_calls(sample) if sample else [],
         "personas": turns.personas(sample) if sample else [],
         "conversation": sample is not None and sample.kind == "conversation",
     }
+
+
+def _with_calls(sample: Any) -> list[dict[str, Any]]:
+    """The transcript, each assistant row with its call blocks; a tool result shown inside
+    its call's block is marked `paired` so the page does not show it twice."""
+    rows = turns.transcript(sample)
+    calls = tool_calls.blocks(sample)
+    paired = {b["result_index"] for bs in calls.values() for b in bs}
+    for row in rows:
+        row["calls"] = calls.get(row["index"], [])
+        row["paired"] = row["index"] in paired
+    return rows
 
 
 def _question_fields(queue: ReviewQueue) -> list[dict[str, Any]]:
@@ -201,6 +214,7 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     try:
         edited = json.loads(p["messages"]) if p.get("messages") else None
         marks = json.loads(p["turns"]) if p.get("turns") else None
+        call_edits = json.loads(p["tool_calls"]) if p.get("tool_calls") else None
     except json.JSONDecodeError:
         messages.error(request, "The edited messages were not valid; nothing was saved.")
         return _render_item(request, queue, assignment)
@@ -221,7 +235,11 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             time_spent_ms=int(p["time_spent_ms"]) if p.get("time_spent_ms", "").isdigit() else 0,
             turns=marks,
             truncate_after=int(cut) if cut.isdigit() else None,
+            tool_calls=call_edits if isinstance(call_edits, dict) else None,
         )
+    except InvalidToolCall as exc:  # keep the item open so the call can be fixed
+        messages.error(request, f"{exc} Nothing was saved.")
+        return _render_item(request, queue, assignment)
     except ServiceError as exc:
         messages.error(request, str(exc))
     return _render_item(request, queue, services.claim_next(request.user, queue))

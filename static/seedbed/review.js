@@ -1,5 +1,5 @@
 // The review page: keys, inline editing with a visible diff, ranking, relabelling, turn flags
-// and truncation (conversations), time on item.
+// and truncation (conversations), tool-call argument edits, time on item.
 // No inline scripts and no innerHTML with user text: every string goes in as textContent.
 (() => {
   "use strict";
@@ -103,6 +103,51 @@
     box.hidden = true;
     showDiff(turn, before, box.value);
     turn.focus();
+  }
+
+  // Tool calls: `c` opens the selected message's first call (or the first call on the page)
+  // as JSON; Ctrl+Enter keeps it when it parses, Esc puts it back. The server checks it
+  // against the tool's schema when the review is submitted.
+  function startCallEdit(i) {
+    const turn = turns()[i];
+    const block = (turn && $(".tool-call", turn)) || $("#transcript .tool-call");
+    if (!block) return;
+    const box = $(".call-edit", block);
+    box.hidden = false;
+    box.focus();
+  }
+
+  function finishCallEdit(box, keep) {
+    const block = box.closest(".tool-call");
+    const shown = $(".call-args", block);
+    const error = $(".call-error", block);
+    if (keep) {
+      try {
+        JSON.parse(box.value);
+      } catch (err) {
+        error.textContent = "Not valid JSON: " + err.message;
+        error.hidden = false;
+        return;
+      }
+      block.dataset.edited = "1";
+      shown.textContent = box.value;
+    } else {
+      box.value = shown.textContent;
+    }
+    error.hidden = true;
+    box.hidden = true;
+    box.closest(".turn").focus();
+  }
+
+  function collectCallEdits() {
+    const out = {};
+    $$("#transcript .tool-call[data-edited='1']").forEach((block) => {
+      const i = block.closest(".turn").dataset.index;
+      let args;
+      try { args = JSON.parse($(".call-edit", block).value); } catch { return; }
+      (out[i] = out[i] || []).push({ id: block.dataset.callId, arguments: args });
+    });
+    return Object.keys(out).length ? JSON.stringify(out) : "";
   }
 
   // The label of a classification sample: `l` focuses its select (or text box); Enter keeps
@@ -221,6 +266,7 @@
     f.elements.decision.value = decision;
     f.elements.messages.value = collectEdits();
     f.elements.ranking.value = ranking();
+    if (f.elements.tool_calls) f.elements.tool_calls.value = collectCallEdits();
     if (f.elements.turns) f.elements.turns.value = marks();
     // Rounded up: the browser's coarse clock can read the same instant for a very fast key.
     f.elements.time_spent_ms.value = String(Math.max(1, Math.ceil(performance.now() - shownAt)));
@@ -251,6 +297,11 @@
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); finishEdit(target, true); }
       return;
     }
+    if (target instanceof HTMLTextAreaElement && target.classList.contains("call-edit")) {
+      if (event.key === "Escape") { event.preventDefault(); finishCallEdit(target, false); }
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); finishCallEdit(target, true); }
+      return;
+    }
     if (target instanceof HTMLInputElement && target.classList.contains("flag-reason")) {
       if (event.key === "Escape" || event.key === "Enter") { event.preventDefault(); leaveReason(target, event.key === "Enter"); }
       return;
@@ -272,6 +323,7 @@
       s: () => $("#skip-form")?.requestSubmit(),
       u: () => $("#undo-form")?.requestSubmit(),
       e: () => startEdit(selected >= 0 ? selected : lastAssistant()),
+      c: () => startCallEdit(selected),
       l: () => labelControl()?.focus(),
       f: () => toggleFlag(selected),
       x: () => askCut(selected),
@@ -300,6 +352,7 @@
     const ratingButton = el.closest("button[data-rating]");
     if (ratingButton) { rate(Number(ratingButton.dataset.rating)); return; }
     if (el.closest("[data-action=edit]")) { startEdit(Number(el.closest(".turn").dataset.index)); return; }
+    if (el.closest("[data-action=edit-call]")) { $(".call-edit", el.closest(".tool-call")).hidden = false; $(".call-edit", el.closest(".tool-call")).focus(); return; }
     if (el.closest("[data-action=help]")) { $("#help").showModal(); return; }
     if (el.closest("[data-action=flag]")) { toggleFlag(Number(el.closest(".turn").dataset.index)); return; }
     if (el.closest("[data-action=cut]")) { askCut(Number(el.closest(".turn").dataset.index)); return; }
