@@ -154,3 +154,21 @@ def test_a_tools_bad_extra_fields_are_named(meta: dict[str, Any], message: str) 
     payload = {"type": "function", "function": {"name": "t", "parameters": {}}, "meta": meta}
     with pytest.raises(ValueError, match=message):
         ToolDef.from_payload(payload)
+
+
+def test_the_tool_cache_page_lists_escaped_rows_by_tool_and_the_runs_page_links_it(
+    cast: Cast, client: Any, django_assert_max_num_queries: Any
+) -> None:
+    cached(cast.project, "search", {"q": "x"}, '{"html":"<script>alert(1)</script>"}', "simulated")
+    cached(cast.project, "add", {"a": 1}, '{"sum":1}', "implementation")
+    client.force_login(cast.viewer)
+    url = f"/projects/{cast.project.pk}/tool-cache/"
+    with django_assert_max_num_queries(10):
+        page = client.get(url).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert "Implementation" in page and "Simulated" in page
+    only_add = client.get(url, {"tool": "add"}).content.decode()
+    assert "{&quot;sum&quot;:1}" in only_add and "alert(1)" not in only_add
+    assert url in client.get(f"/projects/{cast.project.pk}/runs/").content.decode()
+    client.force_login(cast.outsider)
+    assert client.get(url).status_code == 404
