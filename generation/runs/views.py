@@ -12,6 +12,7 @@ from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
+from generation import sandbox
 from generation.recipes.registry import UnknownRecipe, get_recipe, prompts_for
 from generation.runs import services
 from generation.runs.forms import PromptForm, RunForm
@@ -114,7 +115,17 @@ def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
     if not request.htmx:  # the examples sit outside the polled fragment
         ctx["reasons"] = reason_groups(run)
         ctx["report"] = recipe_report(run)
+        ctx["sandbox"] = sandbox_limits(run)
     return render(request, template, ctx)
+
+
+def sandbox_limits(run: Run) -> list[tuple[str, str]] | None:
+    """The sandbox's limits, shown for a run whose recipe declares the SBX need."""
+    try:
+        needs = get_recipe(run.recipe_id, run.recipe_version).meta.needs
+    except UnknownRecipe:
+        return None
+    return sandbox.describe() if any(n.code == "SBX" for n in needs) else None
 
 
 @login_required

@@ -28,6 +28,7 @@ from generation.recipes.kit.pools import Admitted, EmbeddingPool, RougePool
 from generation.recipes.kit.results import Gen, Judged, Novelty, PairVerdict, Vote
 from generation.recipes.kit.scoring import ScoringSteps
 from generation.recipes.prompts import PromptTemplate
+from generation.sandbox import Limits, Result, run
 from generation.sim import Agent, Conversation, simulate
 
 P = TypeVar("P")
@@ -290,12 +291,22 @@ class Item(ScoringSteps, Generic[P]):
         """SIM: agents take turns (generation/sim); each turn is a GEN step of this item."""
         return await simulate(self, agents, **kwargs)
 
-    # Extension points, filled by later work, each one journaled step like those above:
-    # EXEC (generation/sandbox), TOOLSIM (generation/tools), ENV (generation/envs). Until
-    # then a recipe that calls one fails with this message.
+    async def exec(
+        self, code: str, inputs: Any = None, *, entry: str | None = None, **limits: Any
+    ) -> Result:
+        """EXEC: run untrusted `code` in the sandbox (generation/sandbox), with `limits`
+        (wall_s=2, memory_mb=256, …) over its defaults. What the program did comes back as
+        a Result, never as an exception; a resumed item reads it back without running it."""
+        lim = Limits.of(**limits)
 
-    async def exec(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("it.exec (EXEC) arrives with generation/sandbox")
+        async def compute() -> Result:
+            return await run(code, inputs, entry=entry, limits=lim)
+
+        return await self._step("exec", compute, Result.to_json, Result.from_json)
+
+    # Extension points, filled by later work, each one journaled step like those above:
+    # TOOLSIM (generation/tools), ENV (generation/envs). Until then a recipe that calls
+    # one fails with this message.
 
     async def tool(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("it.tool (TOOLSIM) arrives with generation/tools")
