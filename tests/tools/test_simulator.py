@@ -14,7 +14,7 @@ import pytest
 
 from generation.llm import EndpointConfig, LLMClient
 from generation.recipes.base import SeedRow
-from generation.recipes.kit.item import Item
+from generation.recipes.kit.item import Fatal, Item
 from generation.runs.models import ToolResponse
 from generation.tools.cache import canonical, key_of
 from generation.tools.definitions import Implementation, ToolDef
@@ -311,3 +311,21 @@ def test_a_slices_simulator_serves_the_runs_project_and_its_tool_spec_seeds(
     result = asyncio.run(main())
     assert (result.source, result.text) == ("implementation", '{"x":[1,"é"]}')
     assert rows(run.project_id) == [("echo", '{"x":[1,"é"]}', "implementation")]
+
+
+def test_it_tool_asks_the_runs_simulator_and_a_recipe_without_one_ends_the_run(
+    fake_llm: Any, db_thread: DbThread, project_id: int
+) -> None:
+    async def main(with_simulator: bool) -> ToolResult:
+        async with LLMClient(EndpointConfig(base_url=fake_llm.base_url, max_retries=1)) as llm:
+            host = Host(llm, db_thread)
+            if with_simulator:
+                host.tool_simulator = Simulator(project_id, db_thread.in_db, [WEATHER, ADD])  # type: ignore[attr-defined]
+            it: Item[Any] = Item(host, "k", None, None)
+            return await it.tool("add", {"a": 2, "b": 3})
+
+    result = asyncio.run(main(True))
+    assert (result.ok, result.source) == (True, "implementation")
+    assert result.text == '{"sum":5,"note":"é"}'
+    with pytest.raises(Fatal, match="needs a tool simulator"):
+        asyncio.run(main(False))

@@ -30,6 +30,7 @@ from generation.recipes.kit.scoring import ScoringSteps
 from generation.recipes.prompts import PromptTemplate
 from generation.sandbox import Limits, Result, run
 from generation.sim import Agent, Conversation, simulate
+from generation.tools.simulator import ToolResult, call_tool
 
 P = TypeVar("P")
 V = TypeVar("V")
@@ -308,8 +309,17 @@ class Item(ScoringSteps, Generic[P]):
     # TOOLSIM (generation/tools), ENV (generation/envs). Until then a recipe that calls
     # one fails with this message.
 
-    async def tool(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("it.tool (TOOLSIM) arrives with generation/tools")
+    async def tool(self, name: str, arguments: Any) -> ToolResult:
+        """TOOLSIM: a tool call answered from the project's cache, the tool's implementation
+        (sandbox) or an LLM playing it (generation/tools); one journaled step. The recipe's
+        setup sets `run.tool_simulator = await simulator_for(run)`."""
+        simulator = getattr(self.host, "tool_simulator", None)
+        if simulator is None:
+            raise Fatal(
+                "it.tool needs a tool simulator: the recipe's setup sets "
+                "run.tool_simulator = await simulator_for(run)"
+            )
+        return await call_tool(self, simulator, name, arguments)
 
     async def env(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("it.env (ENV) arrives with generation/envs")
