@@ -26,6 +26,7 @@ import httpx
 import jsonschema
 import openai
 
+from generation import llm_tool_prompt as tool_prompt
 from generation.llm_parse import (
     Choices,
     Malformed,
@@ -234,6 +235,9 @@ class LLMClient:
         self._confirmed_modes: set[Mode] = set()
         self.score_method: ScoreMethod | None = None  # how this server scores a given text
         self.supports_score = True
+        # "native": tools go to the server; "prompt": in the system message (llm_tool_prompt),
+        # learnt from a server that refuses `tools`, or set where "Test connection" found none.
+        self.tools_mode = "native"
 
     async def __aenter__(self) -> LLMClient:
         return self
@@ -284,16 +288,30 @@ class LLMClient:
         )
         call = _Call(model or self.config.model)
         started = time.perf_counter()
+        by_prompt = bool(tools) and self.tools_mode == "prompt"
+        sent, sent_params = (
+            _tools_by_prompt(messages, params, tools, tool_choice)
+            if by_prompt
+            else (messages, params)
+        )
         try:
-            if json_schema is None:
-                choices, parsed = await self._choices(call, messages, n, params, None), None
-            else:
-                choices, parsed = await self._structured(
-                    call, messages, n, params, json_schema, schema_name
+            try:
+                choices, parsed = await self._any(
+                    call, sent, n, sent_params, json_schema, schema_name
+                )
+            except PermanentLLMError as exc:
+                if not tools or by_prompt or not _refuses_tools(exc):
+                    raise
+                self.tools_mode, by_prompt = "prompt", True  # the server has no native tools
+                sent, sent_params = _tools_by_prompt(messages, params, tools, tool_choice)
+                choices, parsed = await self._any(
+                    call, sent, n, sent_params, json_schema, schema_name
                 )
         except BaseException as exc:
             self._record(call, purpose, started, exc)
             raise
+        if by_prompt:
+            _read_prompted_calls(choices)
         given = [lp for lp in choices.logprobs if lp is not None]
         return self._completion(
             call,
@@ -303,6 +321,19 @@ class LLMClient:
             parsed,
             [lp or [] for lp in choices.logprobs] if logprobs and given else None,
         )
+
+    async def _any(
+        self,
+        call: _Call,
+        messages: list[dict[str, Any]],
+        n: int,
+        params: dict[str, Any],
+        json_schema: dict[str, Any] | None,
+        schema_name: str,
+    ) -> tuple[Choices, list[Any] | None]:
+        if json_schema is None:
+            return await self._choices(call, messages, n, params, None), None
+        return await self._structured(call, messages, n, params, json_schema, schema_name)
 
     async def complete_text(
         self,
@@ -957,3 +988,34 @@ def probe(base_url: str, api_key: str, timeout: float = 5.0) -> dict[str, Any]:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _refuses_tools(exc: PermanentLLMError) -> bool:
+    """A 400/422 that names the tools: the server cannot take `tools` natively."""
+    return exc.status_code in (400, 422) and "tool" in str(exc).lower()
+
+
+def _tools_by_prompt(
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    tools: list[dict[str, Any]] | None,
+    tool_choice: str | dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The request with the tools in the system message instead of the `tools` field."""
+    plain = {
+        k: v for k, v in params.items() if k not in ("tools", "tool_choice", "parallel_tool_calls")
+    }
+    return tool_prompt.prompted(messages, tools or [], tool_choice), plain
+
+
+def _read_prompted_calls(choices: Choices) -> None:
+    """Each choice's <tool_call> blocks become its tool calls; the rest stays its text."""
+    for index, text in enumerate(choices.texts):
+        rest, calls = tool_prompt.parse_reply(text)
+        if calls:
+            choices.texts[index] = rest
+            while len(choices.tool_calls) <= index:
+                choices.tool_calls.append([])
+            choices.tool_calls[index] = calls
+            if choices.finish_reasons[index] == "stop":
+                choices.finish_reasons[index] = "tool_calls"

@@ -34,6 +34,7 @@ LEAVES = {
     "generation.llm",
     "generation.llm_parse",
     "generation.llm_tools",
+    "generation.llm_tool_prompt",
     "generation.llm_score",
     "generation.capabilities",
     "generation.embeddings",

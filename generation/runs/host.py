@@ -38,9 +38,10 @@ class SliceHost:
         endpoint_id = self.role_map.get(role) or self.role_map["policy"]
         endpoint = self._endpoints[endpoint_id]
         if endpoint_id not in self._clients:
-            self._clients[endpoint_id] = LLMClient(
-                endpoint_config(endpoint), recorder=self._record_call
-            )
+            client = LLMClient(endpoint_config(endpoint), recorder=self._record_call)
+            if (endpoint.capabilities or {}).get("tools") is False:
+                client.tools_mode = "prompt"  # "Test connection" found no native tools
+            self._clients[endpoint_id] = client
         return self._clients[endpoint_id], self._model(role, endpoint), f"e{endpoint_id}"
 
     def _model(self, role: str, endpoint: ModelEndpoint) -> str:

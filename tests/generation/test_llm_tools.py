@@ -11,7 +11,7 @@ import httpx
 import jsonschema
 import pytest
 
-from generation.llm import Completion, EndpointConfig, LLMClient, PermanentLLMError, ToolCall
+from generation.llm import Completion, EndpointConfig, LLMClient, ToolCall
 from generation.llm_tools import parse_tool_calls
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -184,14 +184,16 @@ def test_a_choice_that_calls_a_tool_is_not_validated_against_the_json_schema(
     assert len(fake_llm.requests) == 1  # no repair attempt
 
 
-def test_a_server_without_tools_refuses_them_as_a_permanent_error(fake_llm: FakeOpenAI) -> None:
+def test_a_server_without_tools_is_asked_by_prompt_instead(fake_llm: FakeOpenAI) -> None:
     fake_llm.disable("tools")
 
-    with pytest.raises(PermanentLLMError, match="tools is not supported") as caught:
-        run(fake_llm, ask(tools=[WEATHER]))
+    done = run(fake_llm, ask(tools=[WEATHER]))
 
-    assert caught.value.status_code == 400
-    assert run(fake_llm, ask()).texts[0].startswith("Answer ")  # without tools all is well
+    # The native request is refused (400 "tools is not supported"); the same call is then
+    # sent with the tools in the system message (tests/generation/test_llm_tool_prompt.py).
+    refused, prompted = fake_llm.requests
+    assert "tools" in refused and "tools" not in prompted
+    assert done.texts[0].startswith("Answer ") and done.tool_calls == [[]]
 
 
 def test_the_envelope_is_the_servers_and_the_arguments_are_the_models() -> None:
