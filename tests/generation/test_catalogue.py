@@ -70,6 +70,7 @@ SHIPPED = {
     "codeclm": (26, "other"),
     "cot_self_instruct": (27, "other"),
     "datagen": (28, "other"),
+    "apigen": (45, "tools"),
     "magpie": ("B1", "beyond"),
     "ultrafeedback": ("B2", "beyond"),
     "backtranslation": ("B3", "beyond"),
@@ -105,7 +106,7 @@ def test_the_catalogue_groups_recipes_by_section_in_the_seed_lists_order(cast: C
     assert sections == [s for s in SECTIONS if s in {sec for _, sec in SHIPPED.values()}]
     assert sections[:3] == ["self_play", "distillation", "evolution"]
     assert SECTIONS["distillation"] in html
-    assert SECTIONS["tools"] not in html  # empty sections are hidden
+    assert SECTIONS["environments"] not in html  # empty sections are hidden
     seed_list = sum(1 for entry, _ in SHIPPED.values() if isinstance(entry, int))
     beyond = len(SHIPPED) - seed_list
     assert f"{seed_list} of 60 entries" in html
@@ -156,7 +157,7 @@ def test_the_catalogue_filters_by_need(cast: Cast) -> None:
 
 
 def test_filters_that_match_nothing_say_so(cast: Cast) -> None:
-    html = runs_page(cast, query="?output=tool_trajectory")
+    html = runs_page(cast, query="?output=tool_trajectory&need=VLM")
     assert card_ids(html) == [] and "No recipe matches these filters" in html
 
 

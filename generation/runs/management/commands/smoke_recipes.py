@@ -35,6 +35,7 @@ PREFERRED = {
     "camel": "Demo CAMEL ideas",
     "self_talk": "Demo workflows",
     "matrix": "Demo personas",
+    "apigen": "Demo tools",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -74,6 +75,8 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "matrix": {"n_agents": 4, "rounds": 2, "modulator": "rule", "max_tokens": 256,
                "min_grounded": 2.0},
     "gra": {"n_reviewers": 2, "max_tokens": 384},
+    "apigen": {"n_queries": 2, "query_styles": ["simple", "parallel"], "judge_samples": 2,
+               "max_tokens": 512},
 }  # fmt: skip
 
 
