@@ -70,6 +70,7 @@ SHIPPED = {
     "codeclm": (26, "other"),
     "cot_self_instruct": (27, "other"),
     "datagen": (28, "other"),
+    "gorilla": (44, "tools"),
     "apigen": (45, "tools"),
     "magpie": ("B1", "beyond"),
     "ultrafeedback": ("B2", "beyond"),

@@ -43,6 +43,8 @@ DEMO_SEED_SETS = [
      "attributes (age, job, goals, interests) (MATRIX)."),
     ("Demo CAMEL ideas", "camel_ideas.jsonl", "text", "Eight task ideas a Python programmer "
      "could help a stock trader with (CAMEL)."),
+    ("Demo APIs", "api_docs.jsonl", "tool_spec", "Five documented APIs, two with model ids as "
+     "enums (Gorilla)."),
     ("Demo tools", "tools.jsonl", "tool_spec", "Four tiny tools with Python implementations "
      "(add, word_count, celsius_to_fahrenheit, reverse_text) and seed QA examples (APIGen)."),
 ]  # fmt: skip

@@ -36,6 +36,7 @@ PREFERRED = {
     "self_talk": "Demo workflows",
     "matrix": "Demo personas",
     "apigen": "Demo tools",
+    "gorilla": "Demo APIs",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -75,6 +76,7 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "matrix": {"n_agents": 4, "rounds": 2, "modulator": "rule", "max_tokens": 256,
                "min_grounded": 2.0},
     "gra": {"n_reviewers": 2, "max_tokens": 384},
+    "gorilla": {"pairs_per_api": 3, "examples": 2, "max_tokens": 768, "temperature": 0.7},
     "apigen": {"n_queries": 2, "query_styles": ["simple", "parallel"], "judge_samples": 2,
                "max_tokens": 512},
 }  # fmt: skip
