@@ -472,3 +472,39 @@ def test_an_openapi_document_with_more_operations_than_the_row_limit_is_refused(
     error = import_error(json.dumps(doc).encode() + b"\n", max_rows=5_000)
 
     assert str(error) == "file has more than 5,000 seeds; the limit is 5,000"
+
+
+def test_an_operation_keeps_its_success_response_schema_for_the_tool_simulator() -> None:
+    from generation.tools.definitions import ToolDef
+
+    doc = openapi(
+        {
+            "/pets/{petId}": {
+                "get": {
+                    "operationId": "showPetById",
+                    "parameters": [
+                        {"name": "petId", "in": "path", "schema": {"type": "integer"}}
+                    ],
+                    "responses": {
+                        "404": {"description": "gone", "content": {"application/json": {
+                            "schema": {"type": "object", "properties": {"error": {}}}}}},
+                        "200": {"description": "the pet", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Pet"}}}},
+                    },
+                },
+                "delete": {"operationId": "deletePet", "responses": {"204": {"description": "ok"}}},
+            }
+        },
+        components={"schemas": {"Pet": {"type": "object", "required": ["name"],
+                                        "properties": {"name": {"type": "string"}}}}},
+    )  # fmt: skip
+    get, delete = (s.payload for s in parse_seed_file(json.dumps(doc).encode()))
+
+    assert get["meta"]["response_schema"] == {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}},
+    }
+    assert "response_schema" not in delete["meta"]
+    tool = ToolDef.from_payload(get)
+    assert tool.response_schema == get["meta"]["response_schema"]

@@ -129,6 +129,9 @@ def _operation(
         meta["deprecated"] = True
     if api:
         meta["api"] = api
+    response_schema = _response_schema(resolver, op, where)
+    if response_schema is not None:
+        meta["response_schema"] = response_schema
     return build(
         rec.loc,
         rec.ctx,
@@ -217,6 +220,31 @@ def _request_body(
     properties["body"], param_in["body"] = schema, "request_body"
     if needed:
         required.append("body")
+
+
+def _response_schema(resolver: _Resolver, op: dict[str, Any], where: str) -> dict[str, Any] | None:
+    # The success answer's JSON schema, for the tool simulator: 200 first, then any 2xx,
+    # then the range "2XX", then "default". None when the operation documents none.
+    raw = op.get("responses")
+    if not isinstance(raw, dict):
+        return None
+    codes = [str(c) for c in raw]
+    ordered = (
+        [c for c in codes if c == "200"]
+        + sorted(
+            c for c in codes if len(c) == 3 and c.startswith("2") and c.isdigit() and c != "200"
+        )
+        + [c for c in codes if c.upper() == "2XX"]
+        + [c for c in codes if c == "default"]
+    )
+    for code in ordered:
+        key = code if code in raw else int(code)
+        answer = resolver.value(raw[key], f"{where}.responses.{code}")
+        if isinstance(answer, dict):
+            schema = _media_schema(answer.get("content"))
+            if schema is not None:
+                return schema
+    return None
 
 
 def _media_schema(content: Any) -> dict[str, Any] | None:
