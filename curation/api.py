@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from curation.auth import API_AUTH
 from curation.dedup.api import router as dedup_router
+from curation.errors import api_server_error
 from curation.exports.api import router as exports_router
 from curation.health import health
 from curation.projects.api import router as projects_router
@@ -34,6 +35,10 @@ api = NinjaAPI(
 @api.exception_handler(PermissionDenied)
 def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+
+# Anything else a view raises: logged with its traceback and request id, answered as JSON.
+api.add_exception_handler(Exception, api_server_error)
 
 
 @api.get("/health", auth=None, tags=["health"])
