@@ -28,6 +28,7 @@ class SeedKind(models.TextChoices):
     PRINCIPLE = "principle", "Principle"
     WORD_LIST = "word_list", "Word list"
     WORKFLOW = "workflow", "Workflow"
+    KG_TRIPLE = "kg_triple", "Knowledge-graph triple"
 
 
 class SeedSetQuerySet(models.QuerySet["SeedSet"]):

@@ -19,6 +19,7 @@ from curation.seeds.kinds import (
     conversation,
     document,
     instruction,
+    kg_triple,
     labelled,
     persona,
     principle,
@@ -49,7 +50,7 @@ KINDS: dict[str, KindSpec] = {
     m.SPEC.id: m.SPEC
     for m in (
         instruction, conversation, text, qa, document, tool_spec,
-        persona, labelled, principle, word_list, workflow,
+        persona, labelled, principle, word_list, workflow, kg_triple,
     )
 }  # fmt: skip
 

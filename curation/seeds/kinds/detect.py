@@ -10,6 +10,7 @@ from curation.seeds.kinds import (
     conversation,
     document,
     instruction,
+    kg_triple,
     labelled,
     openapi,
     persona,
@@ -35,6 +36,7 @@ PARSERS: dict[str, Callable[[Record], list[ParsedSeed]]] = {
     "principle": lambda r: [principle.parse(r)],
     "word_list": lambda r: [word_list.parse(r)],
     "workflow": lambda r: [workflow.parse(r)],
+    "kg_triple": lambda r: [kg_triple.parse(r)],
 }
 
 ACCEPTED_SHAPES = (
@@ -48,6 +50,7 @@ ACCEPTED_SHAPES = (
     "OpenAI or BFCL tools, or an OpenAPI 3 document (tool_spec)",
     "persona",
     "steps (workflow)",
+    "head + relation + tail (kg_triple)",
     "principle or critique_request + revision_request",
     "word",
     "text",
@@ -57,6 +60,7 @@ _QUESTION = KINDS["qa"].field("question").names
 _ANSWER = KINDS["qa"].field("answer").names
 _LABELLED_TEXT = KINDS["labelled"].field("text").names
 _DOCUMENT_TEXT = KINDS["document"].field("text").names
+_TRIPLE = ("head", "relation", "tail")
 _PRINCIPLE = ("principle", "critique_request", "revision_request", "edit_request")
 
 
@@ -77,6 +81,8 @@ def detect(record: dict[str, Any]) -> str | None:
         return "tool_spec"
     if has("name") and isinstance(record.get("parameters"), dict):
         return "tool_spec"
+    if all(has(*KINDS["kg_triple"].field(f).names) for f in _TRIPLE):
+        return "kg_triple"
     if has(*_QUESTION) and has(*_ANSWER):
         return "qa"
     if has("label") and has(*_LABELLED_TEXT):
