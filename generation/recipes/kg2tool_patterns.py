@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from generation.recipes.kg2tool_graph import INTERSECTION, NEGATION, UNION, Graph
@@ -282,7 +282,9 @@ def solve(graph: Graph, node: Node) -> tuple[list[Call], list[str]]:
         return call(NEGATION, {"entities": value, "excluded": excluded}, max(wave, neg_wave) + 1)
 
     value, _ = run(node)
-    return calls, value
+    # Numbered in the order they are shown: turn by turn (a stable sort keeps call order).
+    shown = sorted(calls, key=lambda c: c.wave)
+    return [replace(c, id=f"call_{k}") for k, c in enumerate(shown)], value
 
 
 def turns(calls: list[Call]) -> list[dict[str, Any]]:

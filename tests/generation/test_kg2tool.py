@@ -93,6 +93,9 @@ def test_each_pattern_grounds_on_the_demo_graph_and_its_calls_return_the_sampled
         calls, result = solve(graph, inst.query)
         assert result == inst.answers == evaluate(graph, inst.query) and result
         assert not set(result) & set(inst.anchors)
+        # Calls are numbered as shown, turn by turn, and a turn needs only earlier results.
+        assert [c.id for c in calls] == [f"call_{k}" for k in range(len(calls))]
+        assert [c.wave for c in calls] == sorted(c.wave for c in calls)
         if pattern.endswith("n") or pattern in ("inp", "pin", "pni"):
             negation = next(c for c in calls if c.name == "get_negation_of")
             # The negated branch removes something, and what it removes is not an answer.
