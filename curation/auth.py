@@ -5,16 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from ninja.errors import HttpError
 from ninja.security import HttpBearer, django_auth
 
+from curation.projects import throttle
 from curation.projects.services import user_for_token
 
 
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any | None:
+        # Bad tokens count per address; a caller with too many waits (429, Retry-After).
+        keys, policy = [throttle.token_key(request)], throttle.token_policy()
+        wait = throttle.wait_seconds(keys, policy)
+        if wait:
+            # errors.py turns this into the Retry-After header.
+            request.retry_after = wait  # type: ignore[attr-defined]
+            raise HttpError(
+                429, f"Too many bad API tokens from this address. Try again in {wait} s."
+            )
         user = user_for_token(token)
-        if user is not None:
-            request.user = user
+        if user is None:
+            throttle.record_failure(keys, policy, what="API token")
+            return None
+        request.user = user
         return user
 
 

@@ -94,6 +94,8 @@ class ApiJsonErrorsMiddleware:
         response = self.get_response(request)
         if response.status_code < 400 or not is_api(request):
             return response
+        if response.status_code == 429 and getattr(request, "retry_after", None):
+            response["Retry-After"] = str(request.retry_after)  # type: ignore[attr-defined]
         if response.get("Content-Type", "").startswith("application/json"):
             return response
         return _as_json(request, response)

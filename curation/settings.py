@@ -127,6 +127,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Sign-in throttling (curation/projects/throttle.py): failures allowed per user name or IP
+# within the window before attempts wait 1 s, 2 s, 4 s, … up to the maximum delay.
+AUTHENTICATION_BACKENDS = ["curation.projects.throttle.ThrottledModelBackend"]
+SEEDBED_SIGNIN_FAILURES = env_int("SEEDBED_SIGNIN_FAILURES", 5)
+SEEDBED_TOKEN_FAILURES = env_int("SEEDBED_TOKEN_FAILURES", 20)
+SEEDBED_SIGNIN_WINDOW_SECONDS = env_int("SEEDBED_SIGNIN_WINDOW_SECONDS", 900)
+SEEDBED_SIGNIN_MAX_DELAY_SECONDS = env_int("SEEDBED_SIGNIN_MAX_DELAY_SECONDS", 900)
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
 

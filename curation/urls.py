@@ -6,10 +6,15 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from curation.api import api
+from curation.projects.throttle import ThrottledAuthenticationForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("curation.projects.urls")),
     path("", include("curation.seeds.urls")),

@@ -268,3 +268,21 @@ class LLMCall(models.Model):
             status=cls.Status.OK if record.ok else cls.Status.ERROR,
             error=record.error[:2000],
         )
+
+
+class SignInFailure(models.Model):
+    """Recent failed sign-ins (password or API token) under one key: a user name or an IP.
+
+    curation/projects/throttle.py counts them and slows a key down once it has too many; a
+    row older than the window starts again from one.
+    """
+
+    key = models.CharField(
+        max_length=200, unique=True
+    )  # "user:<name>", "ip:<addr>", "token:<addr>"
+    count = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} ×{self.count}"
