@@ -114,6 +114,15 @@ class Simulator:
         self._loaded: set[str] = set()
         self._lock = asyncio.Lock()
 
+    def register(self, tool: ToolDef) -> None:
+        """Add a tool made during the run (ToolAlpaca documents each item's tool itself).
+        The same definition again changes nothing; another one under a name in use is
+        refused with ValueError, so a cached answer always belongs to one documentation."""
+        known = self.tools.get(tool.name)
+        if known is not None and known != tool:
+            raise ValueError(f"tool {tool.name!r} is already defined differently")
+        self.tools[tool.name] = tool
+
     async def prepare(self) -> int:
         """Load every tool's recorded responses into the cache now (else on first use)."""
         return sum([await self._load_recorded(t) for t in self.tools.values()])
