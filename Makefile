@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # torch is only ever the CPU build on disk here; this pin stops pip from pulling a CUDA one.
 CONSTRAINTS := constraints.txt
 
-.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs smoke-recipes
+.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs smoke-recipes backup restore
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -51,6 +51,18 @@ smoke-recipes: run
 
 logs:
 	tail -n 50 -f .run/logs/*.log
+
+## Back up the database and media files to backups/seedbed-<UTC time>/ (or BACKUP=dir).
+backup: $(STAMP)
+	$(BIN)/python -m curation.devstack pg-start
+	$(BIN)/python manage.py backup $(if $(BACKUP),--to "$(BACKUP)")
+
+## Stop the app, then replace the database and media files with BACKUP=dir; `make run` after.
+restore: $(STAMP)
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/seedbed-YYYYmmdd-HHMMSS" >&2; exit 2; }
+	$(BIN)/python -m curation.devstack down
+	$(BIN)/python -m curation.devstack pg-start
+	$(BIN)/python manage.py restore "$(BACKUP)" --yes
 
 ## Lint, types, migrations check, then the whole suite on a throw-away embedded Postgres.
 test: $(TEST_STAMP) browser-deps model

@@ -163,6 +163,7 @@ SEEDBED_MAX_UPLOAD_BYTES = env_int("SEEDBED_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+SEEDBED_CLIENT_IP_FROM_FORWARDED = False
 # Security: strict defaults; production turns on HTTPS-only cookies and HSTS.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from <body hx-headers>, not the cookie
@@ -178,6 +179,8 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if env_bool("SEEDBED_BEHIND_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        # Sign-in throttling counts per client: the address the proxy appended last.
+        SEEDBED_CLIENT_IP_FROM_FORWARDED = True
     SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
 
 # Celery: Redis in production; kombu's SQLAlchemy transport on our own Postgres by default.

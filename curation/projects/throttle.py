@@ -9,7 +9,8 @@ user name's count (not the IP's). API tokens count per IP with their own limit
 (`SEEDBED_TOKEN_FAILURES`); a throttled caller gets 429 with `Retry-After`. Every failure
 is logged (logger `seedbed.auth`) with its key and count.
 
-The client IP is `REMOTE_ADDR`: behind a proxy, have it set the real address.
+The client IP is `REMOTE_ADDR`, or behind a proxy (`SEEDBED_BEHIND_PROXY`, production) the
+last `X-Forwarded-For` entry, the one the proxy appended.
 """
 
 from __future__ import annotations
@@ -68,7 +69,14 @@ def token_policy() -> Policy:
 
 
 def client_ip(request: HttpRequest | None) -> str:
-    return (request.META.get("REMOTE_ADDR") if request is not None else None) or "unknown"
+    if request is None:
+        return "unknown"
+    if settings.SEEDBED_CLIENT_IP_FROM_FORWARDED:
+        # Behind our proxy, the last X-Forwarded-For entry is the one it added: the client.
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return str(request.META.get("REMOTE_ADDR") or "unknown")[:64]
 
 
 def user_key(username: str) -> str:

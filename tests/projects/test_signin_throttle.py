@@ -113,3 +113,15 @@ def test_an_api_token_brute_force_gets_429_with_retry_after_from_that_address_on
     assert blocked.json()["detail"].startswith("Too many bad API tokens")
     assert int(blocked["Retry-After"]) >= 1
     assert elsewhere.status_code == 200
+
+
+def test_behind_the_proxy_the_address_it_appended_is_the_one_counted(settings: Any) -> None:
+    from curation.projects.throttle import client_ip
+
+    settings.SEEDBED_CLIENT_IP_FROM_FORWARDED = True
+    request = Client().get("/").wsgi_request
+    request.META.update(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
+
+    assert client_ip(request) == "203.0.113.9"
+    settings.SEEDBED_CLIENT_IP_FROM_FORWARDED = False
+    assert client_ip(request) == "10.0.0.254"
