@@ -41,8 +41,11 @@ def mask_of(options: dict[str, Any] | None) -> str:
 def masked(fmt: str, row: Row) -> Row:
     """The row with a 0/1 `weight` on each message (a new row; the input is left alone)."""
     key = "messages" if fmt == "openai" else "conversations"
+    # An assistant turn a recipe already marked weight 0 (a GPT4Tools context sample's
+    # earlier steps) stays 0: it is context, not a target.
     turns = [
-        {**t, KEY: 1 if t.get("role", t.get("from")) in LEARNED else 0} for t in row.get(key, [])
+        {**t, KEY: 1 if t.get("role", t.get("from")) in LEARNED and t.get(KEY) != 0 else 0}
+        for t in row.get(key, [])
     ]
     return {**row, key: turns}
 

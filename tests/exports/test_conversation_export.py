@@ -80,6 +80,20 @@ def test_the_assistant_only_mask_gives_each_message_a_weight_of_one_or_zero(
     assert "## Training signal" in card and '`"weight": 1` on assistant' in card
 
 
+def test_the_mask_keeps_an_assistant_turn_that_its_recipe_marked_as_context(cast: Cast) -> None:
+    # A GPT4Tools context sample: the chain's earlier assistant steps carry weight 0.
+    messages = [dict(m) for m in TALK]
+    messages[2]["weight"] = 0
+    SampleFactory(project=cast.project, kind="conversation", messages=messages, status="accepted")
+
+    export = export_now(
+        cast.curator, cast.project, format="openai", options={"loss_mask": "assistant"}
+    )
+
+    (row,) = jsonl_rows(export)
+    assert [m["weight"] for m in row["messages"]] == [0, 0, 0, 0, 1]
+
+
 @pytest.mark.parametrize("parquet", [False, True], ids=["jsonl", "parquet"])
 def test_masked_and_weighted_rows_load_with_datasets_and_pass_trls_checks(
     cast: Cast, weighted: list[Any], tmp_path: Path, parquet: bool

@@ -47,6 +47,14 @@ DEMO_SEED_SETS = [
      "enums (Gorilla)."),
     ("Demo tools", "tools.jsonl", "tool_spec", "Four tiny tools with Python implementations "
      "(add, word_count, celsius_to_fahrenheit, reverse_text) and seed QA examples (APIGen)."),
+    ("Demo tool briefs", "tool_briefs.jsonl", "tool_spec", "Eight public-apis style tool "
+     "briefs (name, one sentence, category) to be documented and simulated (ToolAlpaca)."),
+    ("Demo images", "image_captions.jsonl", "document", "Eight scenes described in text: a "
+     "caption and object boxes each (GPT4Tools)."),
+    ("Demo KG", "kg_triples.jsonl", "kg_triple", "Sixty facts about twelve people in four "
+     "towns: lives_in, works_at, located_in, friend_of, likes (KG2Tool)."),
+    ("Demo IF constraints", "if_constraints.jsonl", "instruction", "Six atomic, "
+     "code-checkable instructions (type constraint) and six short queries (AutoIF)."),
 ]  # fmt: skip
 READY = ["ready_sft.jsonl", "ready_preference.jsonl", "ready_classification.jsonl"]
 REVIEW_QUEUE = "Demo review"

@@ -37,6 +37,12 @@ PREFERRED = {
     "matrix": "Demo personas",
     "apigen": "Demo tools",
     "gorilla": "Demo APIs",
+    "toolgrad": "Demo tools",
+    "toolalpaca": "Demo tool briefs",
+    "gpt4tools": "Demo images",
+    "kg2tool": "Demo KG",
+    "auto_if": "Demo IF constraints",
+    "toolformer": "Demo documents",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -79,6 +85,19 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "gorilla": {"pairs_per_api": 3, "examples": 2, "max_tokens": 768, "temperature": 0.7},
     "apigen": {"n_queries": 2, "query_styles": ["simple", "parallel"], "judge_samples": 2,
                "max_tokens": 512},
+    "toolgrad": {"steps": 2, "batch_size": 4, "judge_samples": 1, "judge_threshold": 3.0,
+                 "max_tokens": 384},
+    "toolalpaca": {"instructions_per_tool": 1, "max_functions": 2, "max_steps": 2,
+                   "doc_tokens": 768, "step_tokens": 256, "result_chars": 600},
+    "gpt4tools": {"tools_per_item": 3, "max_steps": 2, "max_tokens": 384, "temperature": 0.7},
+    "kg2tool": {"patterns": ["1p", "2p", "2i", "2in"], "max_tools": 10, "max_tokens": 96,
+                "temperature": 0.5},
+    "auto_if": {"verifiers": 4, "min_verifiers": 2, "min_cases": 6, "queries": 2,
+                "responses": 2, "nli_checks": 1, "judge_samples": 1, "new_instructions": 0,
+                "max_tokens": 384},
+    # Needs prompt logprobs (PLP): on the local llama.cpp server it is refused at once.
+    "toolformer": {"tools": ["calculator", "qa"], "top_k": 2, "calls_per_position": 2,
+                   "max_words": 20},
 }  # fmt: skip
 
 
