@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.params import functions as param
 from ninja.responses import Status
 
+from curation.api_schema import INT32_MAX, NO_NUL, errors
 from curation.dedup import services
 from curation.dedup.embed import EMBEDDING_ERRORS
 from curation.dedup.models import ClusterStatus, DedupJob, DupCluster
@@ -35,8 +37,10 @@ def _unavailable(exc: Exception) -> HttpError:
     return HttpError(503, f"Embeddings are unavailable: {exc}")
 
 
-@router.get("/samples/{sample_id}/similar", response=list[SimilarOut])
-def similar(request: HttpRequest, sample_id: int, k: int = 10) -> list[dict[str, Any]]:
+@router.get("/samples/{sample_id}/similar", response={200: list[SimilarOut], **errors(503)})
+def similar(
+    request: HttpRequest, sample_id: int, k: int = param.Query(10, ge=1, le=100)
+) -> list[dict[str, Any]]:
     sample = object_for(request.user, Sample.objects.all(), sample_id)
     try:
         hits = similar_samples(sample, k)
@@ -55,9 +59,12 @@ def similar(request: HttpRequest, sample_id: int, k: int = 10) -> list[dict[str,
     ]
 
 
-@router.get("/projects/{project_id}/search", response=list[HitOut])
+@router.get("/projects/{project_id}/search", response={200: list[HitOut], **errors(503)})
 def semantic_search(
-    request: HttpRequest, project_id: int, q: str, k: int = 20
+    request: HttpRequest,
+    project_id: int,
+    q: str = param.Query(..., min_length=1, max_length=2000, pattern=NO_NUL),
+    k: int = param.Query(20, ge=1, le=100),
 ) -> list[dict[str, Any]]:
     project = project_for(request.user, project_id)
     try:
@@ -67,13 +74,16 @@ def semantic_search(
     return [{"kind": h.kind, "id": h.id, "similarity": h.similarity, "text": h.text} for h in hits]
 
 
-@router.post("/projects/{project_id}/dedup", response={202: JobOut})
+@router.post("/projects/{project_id}/dedup", response={202: JobOut, **errors(400)})
 def rescan(request: HttpRequest, project_id: int, body: DedupIn | None = None) -> Any:
     project = project_for(request.user, project_id, Role.CURATOR)
     body = body or DedupIn()
     try:
         job = services.start_rescan(
-            request.user, project, threshold=body.threshold, scopes=body.scopes
+            request.user,
+            project,
+            threshold=body.threshold,
+            scopes=None if body.scopes is None else [str(s) for s in body.scopes],
         )
     except ServiceError as exc:
         raise HttpError(400, str(exc)) from exc
@@ -90,15 +100,15 @@ def get_job(request: HttpRequest, job_id: int) -> DedupJob:
 def list_clusters(
     request: HttpRequest,
     project_id: int,
-    status: str = ClusterStatus.OPEN,
-    page: int = 1,
-    page_size: int = 20,
+    status: str = param.Query(ClusterStatus.OPEN, max_length=32, pattern=NO_NUL),
+    page: int = param.Query(1, ge=1, le=INT32_MAX),
+    page_size: int = param.Query(20, ge=1, le=100),
 ) -> dict[str, Any]:
     project = project_for(request.user, project_id)
     clusters = DupCluster.objects.filter(project=project).select_related("decided_by")
     if status in ClusterStatus.values:
         clusters = clusters.filter(status=status)
-    paginator = Paginator(clusters.order_by("-max_similarity", "id"), max(1, min(page_size, 100)))
+    paginator = Paginator(clusters.order_by("-max_similarity", "id"), page_size)
     page_obj = paginator.get_page(page)
     return {
         "count": paginator.count,
@@ -128,7 +138,9 @@ ACTIONS = {
 }
 
 
-@router.post("/duplicate-clusters/{cluster_id}/canonical", response=ClusterOut)
+@router.post(
+    "/duplicate-clusters/{cluster_id}/canonical", response={200: ClusterOut, **errors(409)}
+)
 def set_canonical(request: HttpRequest, cluster_id: int, body: CanonicalIn) -> dict[str, Any]:
     """Make another member canonical: {"member": "x<sample id>"} or "s<seed id>"."""
     cluster = _cluster(request, cluster_id, Role.CURATOR)
@@ -139,8 +151,12 @@ def set_canonical(request: HttpRequest, cluster_id: int, body: CanonicalIn) -> d
     return _out(cluster)
 
 
-@router.post("/duplicate-clusters/{cluster_id}/{action}", response=ClusterOut)
-def act(request: HttpRequest, cluster_id: int, action: str) -> dict[str, Any]:
+@router.post("/duplicate-clusters/{cluster_id}/{action}", response={200: ClusterOut, **errors(409)})
+def act(
+    request: HttpRequest,
+    cluster_id: int,
+    action: Literal["keep-canonical", "not-duplicate", "reopen"],
+) -> dict[str, Any]:
     """keep-canonical (others rejected as duplicates), not-duplicate, or reopen (undo)."""
     cluster = _cluster(request, cluster_id, Role.CURATOR)
     if action not in ACTIONS:

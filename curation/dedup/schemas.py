@@ -4,6 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
+from pydantic import Field
+
+from curation.dedup.models import Scope
 
 
 class SimilarOut(Schema):
@@ -15,7 +18,7 @@ class SimilarOut(Schema):
     first_message: str
 
 
-class MemberOut(Schema):
+class ClusterMemberOut(Schema):
     key: str  # "x<sample id>" or "s<seed id>"
     sample_id: int | None
     seed_id: int | None
@@ -33,7 +36,7 @@ class ClusterOut(Schema):
     max_similarity: float
     threshold: float
     canonical: str
-    members: list[MemberOut]
+    members: list[ClusterMemberOut]
     decided_by: str | None
     decided_at: datetime | None
 
@@ -46,8 +49,8 @@ class ClusterPage(Schema):
 
 
 class DedupIn(Schema):
-    threshold: float | None = None
-    scopes: list[str] | None = None
+    threshold: float | None = Field(default=None, gt=0, le=1)  # a cosine similarity
+    scopes: list[Scope] | None = Field(default=None, max_length=len(Scope.values))
 
 
 class JobOut(Schema):
@@ -66,7 +69,7 @@ class JobOut(Schema):
 
 
 class CanonicalIn(Schema):
-    member: str
+    member: str = Field(pattern=r"^[xs][0-9]{1,19}$", description='"x<sample id>" or "s<seed id>".')
 
 
 class HitOut(Schema):

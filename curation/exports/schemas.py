@@ -6,6 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field
 
+from curation.api_schema import INT64_MAX, text
+from curation.exports.models import ExportFormat
 from curation.exports.system_prompts import Mode
 
 
@@ -25,7 +27,7 @@ class ExportOptionsIn(BaseModel):
     encoding: Literal["none", "self_instruct"] | None = Field(
         default=None, description="openai and sharegpt: Self-Instruct's fine-tuning encoding."
     )
-    encoding_seed: int | None = None
+    encoding_seed: int | None = Field(default=None, ge=0, le=INT64_MAX)
     system_prompt: Mode | None = Field(
         default=None,
         description="System messages. stored (default): as stored; for Orca 2 rows the "
@@ -52,12 +54,12 @@ class ExportOptionsIn(BaseModel):
 
 
 class ExportIn(Schema):
-    format: str
+    format: ExportFormat
     parquet: bool = False
     filters: dict[str, Any] = {}
     split: dict[str, Any] | None = None
     options: ExportOptionsIn = ExportOptionsIn()
-    name: str = ""
+    name: str = text("", max_length=200)
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of services.create_export."""
@@ -65,7 +67,7 @@ class ExportIn(Schema):
 
 
 class PreviewIn(Schema):
-    format: str
+    format: ExportFormat
     filters: dict[str, Any] = {}
     options: ExportOptionsIn = ExportOptionsIn()
 

@@ -5,8 +5,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.params import functions as param
 from ninja.responses import Status
 
+from curation.api_schema import INT64_MAX, errors
 from curation.http import AuthedRequest
 from curation.projects import services
 from curation.projects.access import membership_for, object_for, project_for
@@ -56,7 +58,7 @@ def list_projects(request: AuthedRequest) -> list[dict[str, Any]]:
     return [_project_out(m.project, m.role) for m in memberships]
 
 
-@router.post("/projects", response={201: ProjectOut})
+@router.post("/projects", response={201: ProjectOut, **errors(400)})
 def create_project(request: HttpRequest, payload: ProjectIn) -> Status[dict[str, Any]]:
     try:
         project = services.create_project(request.user, payload.name, payload.description)
@@ -80,7 +82,7 @@ def list_members(request: HttpRequest, project_id: int) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/projects/{project_id}/members", response=MemberOut)
+@router.post("/projects/{project_id}/members", response={200: MemberOut, **errors(400)})
 def set_member(request: HttpRequest, project_id: int, payload: MemberIn) -> dict[str, Any]:
     project = project_for(request.user, project_id, Role.OWNER)
     try:
@@ -90,7 +92,7 @@ def set_member(request: HttpRequest, project_id: int, payload: MemberIn) -> dict
     return {"id": m.pk, "username": m.user.username, "role": m.role}
 
 
-@router.delete("/projects/{project_id}/members/{member_id}", response={204: None})
+@router.delete("/projects/{project_id}/members/{member_id}", response={204: None, **errors(400)})
 def remove_member(request: HttpRequest, project_id: int, member_id: int) -> Status[None]:
     project = project_for(request.user, project_id, Role.OWNER)
     try:
@@ -102,7 +104,10 @@ def remove_member(request: HttpRequest, project_id: int, member_id: int) -> Stat
 
 @router.get("/projects/{project_id}/audit", response=list[AuditEventOut])
 def list_audit(
-    request: HttpRequest, project_id: int, limit: int = 100, before_id: int | None = None
+    request: HttpRequest,
+    project_id: int,
+    limit: int = param.Query(100, ge=1, le=500),
+    before_id: int | None = param.Query(None, ge=1, le=INT64_MAX),
 ) -> list[dict[str, Any]]:
     project = project_for(request.user, project_id, Role.CURATOR)
     events = AuditEvent.objects.filter(project=project).select_related("actor")
@@ -119,7 +124,7 @@ def list_audit(
             "after": e.after,
             "created_at": e.created_at,
         }
-        for e in events[: max(1, min(limit, 500))]
+        for e in events[:limit]
     ]
 
 
@@ -148,7 +153,11 @@ def list_endpoints(request: HttpRequest, project_id: int) -> list[dict[str, Any]
     return [endpoint_out(e) for e in project.endpoints.all()]
 
 
-@router.post("/projects/{project_id}/endpoints", response={201: EndpointOut}, tags=["endpoints"])
+@router.post(
+    "/projects/{project_id}/endpoints",
+    response={201: EndpointOut, **errors(400, 409)},
+    tags=["endpoints"],
+)
 def create_endpoint(
     request: HttpRequest, project_id: int, payload: EndpointIn
 ) -> Status[dict[str, Any]]:

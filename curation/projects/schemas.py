@@ -7,10 +7,13 @@ from typing import Any
 from ninja import Schema
 from pydantic import Field
 
+from curation.api_schema import INT32_MAX, Price, text
+from curation.projects.models import Role
+
 
 class ProjectIn(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    name: str = text(min_length=1, max_length=200)
+    description: str = text("")
 
 
 class ProjectOut(Schema):
@@ -23,8 +26,8 @@ class ProjectOut(Schema):
 
 
 class MemberIn(Schema):
-    username: str
-    role: str
+    username: str = text(min_length=1, max_length=150)
+    role: Role
 
 
 class MemberOut(Schema):
@@ -69,19 +72,24 @@ class MeOut(Schema):
 
 
 class EndpointIn(Schema):
-    name: str
-    base_url: str
-    api_key: str = ""
-    api_key_env: str = ""
-    chat_model: str
-    judge_model: str = ""
-    embedding_model: str = ""
-    max_concurrency: int = 8
-    rpm: int | None = None
-    tpm: int | None = None
-    price_in_per_1k: Decimal = Decimal(0)
-    price_out_per_1k: Decimal = Decimal(0)
-    timeout_s: float = 120.0
+    name: str = text(min_length=1, max_length=100)
+    # http(s) with a host (ModelEndpoint.validate_base_url).
+    base_url: str = Field(
+        min_length=8,
+        max_length=500,
+        pattern=r"^https?://[^\s/?#@\[\]:\x00]+(:[0-9]{1,5})?([/?#][^\x00]*)?$",
+    )
+    api_key: str = text("", max_length=4096)
+    api_key_env: str = text("", max_length=100)
+    chat_model: str = text(min_length=1, max_length=200)
+    judge_model: str = text("", max_length=200)
+    embedding_model: str = text("", max_length=200)
+    max_concurrency: int = Field(default=8, ge=1, le=10_000)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    price_in_per_1k: Price = Decimal(0)
+    price_out_per_1k: Price = Decimal(0)
+    timeout_s: float = Field(default=120.0, gt=0, le=3600)
     is_default: bool = False
 
 

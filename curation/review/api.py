@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
+from pydantic import Field
 
+from curation.api_schema import INT64_MAX, errors
 from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
@@ -31,7 +33,7 @@ from curation.review.turns import InvalidTurns
 router = Router(tags=["review"])
 
 
-@router.post("/projects/{project_id}/queues", response={201: QueueOut})
+@router.post("/projects/{project_id}/queues", response={201: QueueOut, **errors(400)})
 def create_queue(request: HttpRequest, project_id: int, payload: QueueIn) -> Status[dict[str, Any]]:
     project = project_for(request.user, project_id, Role.CURATOR)
     try:
@@ -52,7 +54,7 @@ def get_queue(request: HttpRequest, queue_id: int) -> dict[str, Any]:
     return queue_summary(object_for(request.user, ReviewQueue.objects.all(), queue_id))
 
 
-@router.post("/queues/{queue_id}/questions", response={201: dict[str, Any]})
+@router.post("/queues/{queue_id}/questions", response={201: dict[str, Any], **errors(400)})
 def add_question(
     request: AuthedRequest, queue_id: int, payload: QuestionIn
 ) -> Status[dict[str, Any]]:
@@ -66,7 +68,7 @@ def add_question(
         raise HttpError(400, str(exc)) from exc
 
 
-@router.post("/queues/{queue_id}/claim", response={200: AssignmentOut, 204: None})
+@router.post("/queues/{queue_id}/claim", response={200: AssignmentOut, 204: None, **errors(409)})
 def claim(request: AuthedRequest, queue_id: int) -> Any:
     queue = object_for(request.user, ReviewQueue.objects.all(), queue_id, Role.ANNOTATOR)
     try:
@@ -78,7 +80,7 @@ def claim(request: AuthedRequest, queue_id: int) -> Any:
     return assignment_out(assignment)
 
 
-@router.post("/assignments/{assignment_id}/submit", response=ReviewOut)
+@router.post("/assignments/{assignment_id}/submit", response={200: ReviewOut, **errors(400, 409)})
 def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any:
     """Submit the review of a claimed item: a decision, answers, and edits (messages, a
     classification sample's `label`, a conversation's `truncate_after`), plus marks on
@@ -95,7 +97,7 @@ def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any
     return review
 
 
-@router.post("/assignments/{assignment_id}/skip", response={204: None})
+@router.post("/assignments/{assignment_id}/skip", response={204: None, **errors(409)})
 def skip(request: AuthedRequest, assignment_id: int) -> Status[None]:
     assignment = own_assignment(request.user, assignment_id)
     try:
@@ -105,7 +107,7 @@ def skip(request: AuthedRequest, assignment_id: int) -> Status[None]:
     return Status(204, None)
 
 
-@router.post("/queues/{queue_id}/undo", response=AssignmentOut)
+@router.post("/queues/{queue_id}/undo", response={200: AssignmentOut, **errors(409)})
 def undo(request: AuthedRequest, queue_id: int) -> dict[str, Any]:
     queue = object_for(request.user, ReviewQueue.objects.all(), queue_id, Role.ANNOTATOR)
     try:
@@ -117,11 +119,11 @@ def undo(request: AuthedRequest, queue_id: int) -> dict[str, Any]:
 
 class BulkIn(Schema):
     filters: dict[str, Any] = {}
-    decision: str = ""
-    confirm_count: int | None = None  # omit to get the count to confirm
+    decision: Literal["", "accept", "reject"] = ""  # needed with confirm_count
+    confirm_count: int | None = Field(default=None, ge=0, le=INT64_MAX)  # omit to get the count
 
 
-@router.post("/projects/{project_id}/samples/bulk", response={200: dict[str, Any]})
+@router.post("/projects/{project_id}/samples/bulk", response={200: dict[str, Any], **errors(400)})
 def bulk_decide(request: AuthedRequest, project_id: int, payload: BulkIn) -> dict[str, Any]:
     """Two steps: without confirm_count, report how many samples match; with it, apply."""
     project = project_for(request.user, project_id, Role.CURATOR)

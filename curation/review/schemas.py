@@ -1,22 +1,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
 
+from curation.api_schema import INT32_MAX, NO_NUL, SMALLINT_MAX, text
+from curation.review.models import QueueOrder, Review
 from curation.samples.schemas import SampleOut
 
 
 class QueueIn(Schema):
-    name: str
+    name: str = text(min_length=1, max_length=200)
     filters: dict[str, Any] = {}
-    overlap: int = 1
-    order: str = "random"
-    guidelines: str = ""
-    questions: list[dict[str, Any]] = []
-    lease_seconds: int = 600
+    overlap: int = Field(default=1, ge=1, le=SMALLINT_MAX)
+    order: QueueOrder = QueueOrder.RANDOM
+    guidelines: str = text("")
+    questions: list[dict[str, Any]] = Field(default=[], max_length=100)
+    lease_seconds: int = Field(default=600, ge=1, le=INT32_MAX)
 
 
 class QueueOut(Schema):
@@ -48,22 +50,23 @@ class AssignmentOut(Schema):
 
 
 class SubmitIn(Schema):
-    decision: str = ""
-    rating: int | None = None
-    labels: list[str] = []
+    decision: Review.Decision = Review.Decision.NONE
+    rating: int | None = Field(default=None, ge=1, le=10)
+    labels: list[str] = Field(default=[], max_length=50)
     ranking: list[Any] | None = None
     messages: list[dict[str, Any]] | None = None
     label: str | None = Field(
         default=None,
         max_length=200,
+        pattern=NO_NUL,
         description="Classification samples: the corrected label. It must be in the sample's "
         "label space when one is known (the labels the recipe stored, else those of the run's "
         "labelled seeds); otherwise the answer is 400. Omit it, or send the current label, to "
         "keep the label. A change is a revision: undo takes it back.",
     )
-    comment: str = ""
+    comment: str = text("")
     answers: dict[str, Any] = {}
-    time_spent_ms: int = 0
+    time_spent_ms: int = Field(default=0, ge=0, le=INT32_MAX)
     turns: dict[str, Any] | None = Field(
         default=None,
         description="Conversation samples: marks on single turns, keyed by turn number (the "
@@ -74,6 +77,8 @@ class SubmitIn(Schema):
     )
     truncate_after: int | None = Field(
         default=None,
+        ge=1,
+        le=INT32_MAX,
         description="Conversation samples: keep the turns up to and including this one "
         "(non-system messages counted from 1, as shown before any cut) and drop the rest. "
         "Applied after `messages` edits, as one revision that undo takes back. At least one "
@@ -110,9 +115,9 @@ class ReviewOut(Schema):
 
 
 class QuestionIn(Schema):
-    type: str
-    id: str = ""
-    title: str = ""
-    scale: int | None = None
+    type: Literal["decision", "rating", "labels", "text", "ranking"]
+    id: str = text("", max_length=100)
+    title: str = text("", max_length=500)
+    scale: int | None = Field(default=None, ge=2, le=10)
     options: list[str] | str | None = None
     multiple: bool = True

@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import File, Form, Router, UploadedFile
+from ninja import File, Router, UploadedFile
 from ninja.errors import HttpError
+from ninja.params import functions as param
 from ninja.responses import Status
 
+from curation.api_schema import INT32_MAX, NO_NUL, errors
 from curation.paging import page_of
 from curation.projects.access import object_for, project_for
 from curation.projects.models import Role
@@ -25,15 +27,15 @@ def list_seed_sets(request: HttpRequest, project_id: int) -> Any:
     return project_for(request.user, project_id).seed_sets.all()
 
 
-@router.post("/projects/{project_id}/seed-sets", response={201: SeedSetOut})
+@router.post("/projects/{project_id}/seed-sets", response={201: SeedSetOut, **errors(400, 413)})
 def upload_seed_set(
     request: HttpRequest,
     project_id: int,
-    name: Form[str],
     file: File[UploadedFile],
-    description: Form[str] = "",
-    kind: Form[str] = "",
-    mapping: Form[str] = "",
+    name: str = param.Form(..., min_length=1, max_length=200, pattern=NO_NUL),
+    description: str = param.Form("", pattern=NO_NUL),
+    kind: str = param.Form("", max_length=64, pattern=NO_NUL),
+    mapping: str = param.Form("", pattern=NO_NUL),
 ) -> Status[SeedSet]:
     """Import a file. `kind` skips detection; `mapping` is field=column lines or JSON."""
     project = project_for(request.user, project_id, Role.CURATOR)
@@ -80,13 +82,16 @@ def get_seed_set(request: HttpRequest, seed_set_id: int) -> SeedSet:
 
 @router.get("/seed-sets/{seed_set_id}/seeds", response=SeedPage)
 def list_seeds(
-    request: HttpRequest, seed_set_id: int, q: str = "", page: int = 1
+    request: HttpRequest,
+    seed_set_id: int,
+    q: str = param.Query("", max_length=500, pattern=NO_NUL),
+    page: int = param.Query(1, ge=1, le=INT32_MAX),
 ) -> dict[str, Any]:
     seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id)
     return page_of(seed_set.seeds.search(q).order_by("position"), page, PAGE_SIZE)
 
 
-@router.delete("/seed-sets/{seed_set_id}", response={204: None})
+@router.delete("/seed-sets/{seed_set_id}", response={204: None, **errors(409)})
 def delete_seed_set(request: HttpRequest, seed_set_id: int) -> Status[None]:
     seed_set = object_for(request.user, SeedSet.objects.all(), seed_set_id, Role.CURATOR)
     try:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.params import functions as param
 from ninja.responses import Status
 
+from curation.api_schema import INT32_MAX, NO_NUL, errors
 from curation.paging import page_of
 from curation.projects.access import object_for, project_for
 from curation.projects.models import ModelEndpoint, Role
@@ -31,7 +33,11 @@ router = Router(tags=["runs"])
 
 
 @router.get("/recipes", response=list[dict[str, Any]], tags=["recipes"])
-def list_recipes(request: HttpRequest, output: str = "", need: str = "") -> list[dict[str, Any]]:
+def list_recipes(
+    request: HttpRequest,
+    output: str = param.Query("", max_length=64, pattern=NO_NUL),
+    need: str = param.Query("", max_length=64, pattern=NO_NUL),
+) -> list[dict[str, Any]]:
     """Every recipe, by METHODS entry. `output=preference` keeps recipes that make that kind
     (of e.g. "sft+preference"); `need=LP` those that declare that need, `need=none` those
     that need nothing beyond chat completion."""
@@ -39,7 +45,11 @@ def list_recipes(request: HttpRequest, output: str = "", need: str = "") -> list
 
 
 @router.get("/projects/{project_id}/prompts", response=list[PromptOut], tags=["recipes"])
-def list_prompts(request: HttpRequest, project_id: int, recipe: str) -> list[dict[str, Any]]:
+def list_prompts(
+    request: HttpRequest,
+    project_id: int,
+    recipe: str = param.Query(..., max_length=64, pattern=NO_NUL),
+) -> list[dict[str, Any]]:
     project_for(request.user, project_id)
     try:
         get_recipe(recipe)
@@ -57,7 +67,9 @@ def list_prompts(request: HttpRequest, project_id: int, recipe: str) -> list[dic
     ]
 
 
-@router.post("/projects/{project_id}/prompts", response={201: PromptOut}, tags=["recipes"])
+@router.post(
+    "/projects/{project_id}/prompts", response={201: PromptOut, **errors(400)}, tags=["recipes"]
+)
 def override_prompt(
     request: HttpRequest, project_id: int, payload: PromptIn
 ) -> Status[dict[str, Any]]:
@@ -98,7 +110,7 @@ def _recipe_params_doc() -> dict[str, Any]:
 
 @router.post(
     "/projects/{project_id}/runs",
-    response={201: RunOut},
+    response={201: RunOut, **errors(400)},
     tags=["runs"],
     openapi_extra=_recipe_params_doc(),
 )
@@ -156,14 +168,14 @@ def run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return recipe_report(_run(request, run_id))
 
 
-@router.get("/runs/{run_id}/items", response=RunItemPage, tags=["runs"])
+@router.get("/runs/{run_id}/items", response={200: RunItemPage, **errors(400)}, tags=["runs"])
 def list_items(
     request: HttpRequest,
     run_id: int,
-    outcome: str = "",
-    reason: str = "",
-    page: int = 1,
-    page_size: int = 50,
+    outcome: Literal[""] | RunItem.Outcome = "",
+    reason: str = param.Query("", max_length=64, pattern=NO_NUL),
+    page: int = param.Query(1, ge=1, le=INT32_MAX),
+    page_size: int = param.Query(50, ge=1, le=200),
 ) -> dict[str, Any]:
     """The run's work items, newest first: `outcome=filtered&reason=rouge_l` shows why items
     made nothing, with the last model output of each (`raw_output`, truncated)."""
@@ -177,7 +189,7 @@ def list_items(
     if reason:
         items = items.filter(reason=reason)
     fields = ("work_key", "outcome", "reason", "detail", "raw_output", "attempts", "created_at")
-    return page_of(items.order_by("-id").only(*fields), page, max(1, min(page_size, 200)))
+    return page_of(items.order_by("-id").only(*fields), page, page_size)
 
 
 def _transition(request: HttpRequest, run_id: int, verb: Any) -> dict[str, Any]:
@@ -189,17 +201,17 @@ def _transition(request: HttpRequest, run_id: int, verb: Any) -> dict[str, Any]:
     return run_summary(run)
 
 
-@router.post("/runs/{run_id}/pause", response=RunOut, tags=["runs"])
+@router.post("/runs/{run_id}/pause", response={200: RunOut, **errors(409)}, tags=["runs"])
 def pause_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return _transition(request, run_id, services.pause_run)
 
 
-@router.post("/runs/{run_id}/resume", response=RunOut, tags=["runs"])
+@router.post("/runs/{run_id}/resume", response={200: RunOut, **errors(409)}, tags=["runs"])
 def resume_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return _transition(request, run_id, services.resume_run)
 
 
-@router.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])
+@router.post("/runs/{run_id}/cancel", response={200: RunOut, **errors(409)}, tags=["runs"])
 def cancel_run(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return _transition(request, run_id, services.cancel_run)
 
@@ -212,7 +224,9 @@ def set_budget(request: HttpRequest, run_id: int, payload: BudgetIn) -> dict[str
     )
 
 
-@router.post("/projects/{project_id}/judge", response={202: QueuedOut}, tags=["runs"])
+@router.post(
+    "/projects/{project_id}/judge", response={202: QueuedOut, **errors(400)}, tags=["runs"]
+)
 def judge(request: HttpRequest, project_id: int, payload: JudgeIn) -> Status[dict[str, int]]:
     project = project_for(request.user, project_id, Role.CURATOR)
     run = Run.objects.filter(pk=payload.run_id, project=project).first() if payload.run_id else None

@@ -5,32 +5,59 @@ from decimal import Decimal
 from typing import Any
 
 from ninja import Schema
+from pydantic import Field, field_validator
+
+from curation.api_schema import INT32_MAX, INT64_MAX, BudgetCost, PositiveId, text
+
+Id = Field(default=None, ge=1, le=INT64_MAX)
+
+
+def _recipe_enum(schema: dict[str, Any]) -> None:
+    from generation.recipes.registry import all_recipes
+
+    schema["enum"] = [r.meta.id for r in all_recipes()]
+
+
+def known_recipe(value: str) -> str:
+    from generation.recipes.registry import UnknownRecipe, get_recipe
+
+    try:
+        get_recipe(value)
+    except UnknownRecipe as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+RECIPE = Field(max_length=64, json_schema_extra=_recipe_enum, description="A recipe id.")
 
 
 class RunIn(Schema):
-    recipe: str
-    seed_set: int | None = None
+    recipe: str = RECIPE
+    seed_set: int | None = Id
     # The recipe's roles → endpoint ids ({"policy": 3, "judge": 5}); roles left out follow
     # their fallback. `endpoint` and `judge_endpoint` are the policy and judge roles, for
     # older clients.
-    endpoints: dict[str, int] = {}
-    endpoint: int | None = None
-    judge_endpoint: int | None = None
+    endpoints: dict[str, PositiveId] = Field(default={}, max_length=50)
+    endpoint: int | None = Id
+    judge_endpoint: int | None = Id
     params: dict[str, Any] = {}
-    target_count: int = 100
-    budget_tokens: int | None = None
-    budget_cost: Decimal | None = None
+    target_count: int = Field(default=100, ge=1, le=INT32_MAX)
+    budget_tokens: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    budget_cost: BudgetCost | None = None
     # Stop as failed after this many finished items in a row without a sample;
     # null: max(200, 5 x target_count).
-    futility_limit: int | None = None
-    name: str = ""
+    futility_limit: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    name: str = text("", max_length=200)
     # The run this one follows as its next round (a method whose loop needs fine-tuning:
     # train on the previous round's export, register the trained model as an endpoint).
-    previous_run: int | None = None
+    previous_run: int | None = Id
     # Pairs (samples) judged with confidence below this go to a review queue; the rest are
     # accepted automatically and marked so. null: everything stays pending, as before.
-    review_below: float | None = None
-    spot_check: float = 0.0  # this share of the confident ones goes to review too
+    review_below: float | None = Field(default=None, gt=0, le=1)
+    # This share of the confident ones goes to review too (needs review_below).
+    spot_check: float = Field(default=0.0, ge=0, le=1)
+
+    _recipe = field_validator("recipe")(known_recipe)
 
 
 class EndpointRef(Schema):
@@ -80,15 +107,15 @@ class RunOut(Schema):
 
 
 class BudgetIn(Schema):
-    budget_tokens: int | None = None
-    budget_cost: Decimal | None = None
+    budget_tokens: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    budget_cost: BudgetCost | None = None
 
 
 class JudgeIn(Schema):
-    sample_ids: list[int] | None = None
-    run_id: int | None = None
-    endpoint: int | None = None
-    samples: int = 3
+    sample_ids: list[PositiveId] | None = Field(default=None, max_length=100_000)
+    run_id: int | None = Id
+    endpoint: int | None = Id
+    samples: int = Field(default=3, ge=1, le=20)
 
 
 class QueuedOut(Schema):
@@ -104,9 +131,11 @@ class PromptOut(Schema):
 
 
 class PromptIn(Schema):
-    recipe: str
-    name: str
-    text: str
+    recipe: str = RECIPE
+    name: str = text(min_length=1, max_length=64)
+    text: str = text(min_length=1)
+
+    _recipe = field_validator("recipe")(known_recipe)
 
 
 class RunItemOut(Schema):

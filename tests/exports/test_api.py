@@ -79,7 +79,6 @@ def test_an_outsider_cannot_see_or_download_a_projects_exports(
 @pytest.mark.parametrize(
     "body,message",
     [
-        ({"format": "csv"}, "Unknown format 'csv'"),
         ({"format": "openai", "filters": {"colour": "red"}}, "colour: Extra inputs"),
         ({"format": "openai", "filters": {"statuses": ["great"]}}, "statuses.0: Input should be"),
         ({"format": "openai", "filters": {"score_min": 4, "score_max": 1}}, "score_min is above"),
@@ -96,6 +95,14 @@ def test_bad_input_gives_a_clear_error_and_no_version(
     response = post_export(api_client_for(cast.curator), cast.project.pk, body)
     assert response.status_code == 400
     assert message in response.json()["detail"]
+    assert not Export.objects.exists()
+
+
+def test_an_unknown_format_does_not_fit_the_schema(cast: Cast, api_client_for: Any) -> None:
+    response = post_export(api_client_for(cast.curator), cast.project.pk, {"format": "csv"})
+
+    assert response.status_code == 422
+    assert [e["loc"][-1] for e in response.json()["detail"]] == ["format"]
     assert not Export.objects.exists()
 
 

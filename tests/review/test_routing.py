@@ -159,7 +159,9 @@ def test_the_api_and_the_command_take_the_option(fake_llm: Any, api_client_for: 
         f"/api/v1/projects/{project.pk}/runs", {**body, "review_below": 2},
         content_type="application/json",
     )  # fmt: skip
-    assert bad.status_code == 400 and "between 0 and 1" in bad.json()["detail"]
+    # A share above 1 does not fit the schema (le=1): invalid input.
+    assert bad.status_code == 422
+    assert [e["loc"][-1] for e in bad.json()["detail"]] == ["review_below"]
     call_command("start_run", "--project", str(project.pk), "--recipe", "self_rewarding",
                  "--seed-set", str(first.seed_set_id), "--target", "6", "--params",
                  '{"generate_prompts": false}', "--review-below", "0.9")  # fmt: skip
