@@ -87,13 +87,19 @@ def _object(text: str) -> dict[str, Any] | None:
     if start != -1 and end > start:
         spans.append(text[start : end + 1])
     for span in spans:
-        try:  # strict=False: small models put raw newlines inside the func string
-            value = json.loads(span, strict=False)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
+        for attempt in (span, _PY_LITERAL.sub(lambda m: m[1] + _JSON_OF[m[2]], span)):
+            try:  # strict=False: small models put raw newlines inside the func string
+                value = json.loads(attempt, strict=False)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
     return None
+
+
+# Small models write Python's True/False/None as values inside otherwise-JSON replies.
+_PY_LITERAL = re.compile(r"([:\[,]\s*)(True|False|None)\b")
+_JSON_OF = {"True": "true", "False": "false", "None": "null"}
 
 
 def parse_verifier(text: str) -> Verifier | None:

@@ -214,6 +214,14 @@ def test_a_verifier_written_with_raw_newlines_in_its_json_still_parses() -> None
     assert parse_verifier('{"func": "print(1)", "cases": []}') is None
 
 
+def test_a_verifier_with_pythons_true_and_false_in_its_json_still_parses() -> None:
+    reply = '{"func": "def evaluate(response):\\n    return response.islower()", "cases": '
+    reply += '[{"input": "True story", "output": False}, {"input": "ok", "output": True}]}'
+    found = parse_verifier(reply)
+    assert found is not None
+    assert [(c.input, c.output) for c in found.cases] == [("True story", False), ("ok", True)]
+
+
 def test_the_sft_prompt_is_the_query_then_the_instruction_as_a_sentence() -> None:
     assert joined("Name a fruit", "use one word") == "Name a fruit. Use one word."
     assert joined("What is rain?", "Answer briefly.") == "What is rain? Answer briefly."
