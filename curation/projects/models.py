@@ -286,3 +286,59 @@ class SignInFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ×{self.count}"
+
+
+class LimitLease(models.Model):
+    """One concurrency slot of one endpoint, shared by every worker (generation/limits).
+
+    Free when `holder` is empty or `expires_at` has passed; the holding process renews it.
+    Keyed by the endpoint's id without a foreign key: the limiter writes here in raw SQL.
+    """
+
+    endpoint_id = models.BigIntegerField()
+    slot = models.PositiveIntegerField()
+    holder = models.CharField(max_length=200, blank=True)  # "<host>:<pid>:<rand>/<n>"
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint_id", "slot"], name="limit_lease_slot_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"endpoint {self.endpoint_id} slot {self.slot}: {self.holder or 'free'}"
+
+
+class LimitWaiter(models.Model):
+    """A process waiting for a slot of an endpoint: others then keep to a fair share."""
+
+    endpoint_id = models.BigIntegerField()
+    process = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint_id", "process"], name="limit_waiter_process_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"endpoint {self.endpoint_id}: {self.process} waits"
+
+
+class LimitBucket(models.Model):
+    """An endpoint's rpm or tpm token bucket, refilled and debited in one UPDATE."""
+
+    endpoint_id = models.BigIntegerField()
+    kind = models.CharField(max_length=3, choices=[("rpm", "rpm"), ("tpm", "tpm")])
+    tokens = models.FloatField()  # negative: in debt, the next request waits it out
+    stamp = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint_id", "kind"], name="limit_bucket_kind_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"endpoint {self.endpoint_id} {self.kind}: {self.tokens:g}"
