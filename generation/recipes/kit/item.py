@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+from generation.envs.base import Env
+from generation.envs.episode import Episode
 from generation.llm import LLMClient
 from generation.recipes.base import SeedRow
 from generation.recipes.kit import calls
@@ -305,9 +307,7 @@ class Item(ScoringSteps, Generic[P]):
 
         return await self._step("exec", compute, Result.to_json, Result.from_json)
 
-    # Extension points, filled by later work, each one journaled step like those above:
-    # TOOLSIM (generation/tools), ENV (generation/envs). Until then a recipe that calls
-    # one fails with this message.
+    # TOOLSIM (generation/tools) and ENV (generation/envs): journaled steps like those above.
 
     async def tool(self, name: str, arguments: Any) -> ToolResult:
         """TOOLSIM: a tool call answered from the project's cache, the tool's implementation
@@ -321,5 +321,10 @@ class Item(ScoringSteps, Generic[P]):
             )
         return await call_tool(self, simulator, name, arguments)
 
-    async def env(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("it.env (ENV) arrives with generation/envs")
+    async def env(self, env: Env, task: dict[str, Any]) -> Episode:
+        """ENV: an episode of `env` (generation/envs) on `task`. The reset, every
+        `episode.step(name, arguments)` and `episode.check()` are journaled steps, each with
+        the env's state after it, so a resumed item goes on from its last step."""
+        episode = Episode(self, env)
+        await episode.reset(task)
+        return episode
