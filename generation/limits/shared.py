@@ -272,7 +272,6 @@ class SharedLimits:
         return holder
 
     async def _try(self, store: Store, holder: str) -> bool:
-        store.held[holder] = self.endpoint_id  # renewed even while the answer is on its way
         attempt = asyncio.ensure_future(
             store.call(lambda: store.try_acquire(self.endpoint_id, self.max_concurrency, holder))
         )
@@ -280,14 +279,10 @@ class SharedLimits:
             granted = await asyncio.shield(attempt)
         except asyncio.CancelledError:
             # Cancelled mid-statement: give back whatever the statement may have taken.
-            store.held.pop(holder, None)
             store.in_background(self._release_after(store, attempt, holder))
             raise
-        except BaseException:
-            store.held.pop(holder, None)
-            raise
-        if not granted:
-            store.held.pop(holder, None)
+        if granted:
+            store.held[holder] = self.endpoint_id
         return granted
 
     async def _release_after(

@@ -102,7 +102,11 @@ class PostgresStore(Store):
         self._buckets_added: set[tuple[int, tuple[str, ...]]] = set()
 
     async def connect(self) -> None:
-        self._conn = await psycopg.AsyncConnection.connect(autocommit=True, **self._conninfo)
+        # Not waiting for the WAL flush: a commit lost in a Postgres crash is a lease that
+        # expires anyway; waiting for it made each call 3-6 ms instead of 0.2-0.4.
+        self._conn = await psycopg.AsyncConnection.connect(
+            autocommit=True, options="-c synchronous_commit=off", **self._conninfo
+        )
 
     async def disconnect(self) -> None:
         if self._conn is not None:

@@ -23,3 +23,9 @@ def redis_url() -> Iterator[str]:
             yield url
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# A project, seeds and an endpoint (max_concurrency=8) on the fake LLM, and the test
+# database's URL for worker processes: as the generation tests and the crash test have them.
+from tests.generation.conftest import bench  # noqa: E402, F401
+from tests.generation.test_crash_safety import urls  # noqa: E402, F401
