@@ -29,6 +29,7 @@ class SeedKind(models.TextChoices):
     WORD_LIST = "word_list", "Word list"
     WORKFLOW = "workflow", "Workflow"
     KG_TRIPLE = "kg_triple", "Knowledge-graph triple"
+    ENV_TASK = "env_task", "Environment task"
 
 
 class SeedSetQuerySet(models.QuerySet["SeedSet"]):

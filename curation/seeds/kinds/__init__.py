@@ -18,6 +18,7 @@ from typing import Any
 from curation.seeds.kinds import (
     conversation,
     document,
+    env_task,
     instruction,
     kg_triple,
     labelled,
@@ -50,7 +51,7 @@ KINDS: dict[str, KindSpec] = {
     m.SPEC.id: m.SPEC
     for m in (
         instruction, conversation, text, qa, document, tool_spec,
-        persona, labelled, principle, word_list, workflow, kg_triple,
+        persona, labelled, principle, word_list, workflow, kg_triple, env_task,
     )
 }  # fmt: skip
 

@@ -9,6 +9,7 @@ from curation.seeds.kinds import (
     KINDS,
     conversation,
     document,
+    env_task,
     instruction,
     kg_triple,
     labelled,
@@ -37,6 +38,7 @@ PARSERS: dict[str, Callable[[Record], list[ParsedSeed]]] = {
     "word_list": lambda r: [word_list.parse(r)],
     "workflow": lambda r: [workflow.parse(r)],
     "kg_triple": lambda r: [kg_triple.parse(r)],
+    "env_task": lambda r: [env_task.parse(r)],
 }
 
 ACCEPTED_SHAPES = (
@@ -51,6 +53,7 @@ ACCEPTED_SHAPES = (
     "persona",
     "steps (workflow)",
     "head + relation + tail (kg_triple)",
+    "env + task object (env_task)",
     "principle or critique_request + revision_request",
     "word",
     "text",
@@ -72,6 +75,8 @@ def detect(record: dict[str, Any]) -> str | None:
 
     if has("messages", "conversations"):
         return "conversation"
+    if has("env") and isinstance(record.get("task"), dict):
+        return "env_task"
     if has("instruction"):
         return "instruction"
     if openapi.is_document(record):
