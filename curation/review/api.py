@@ -27,6 +27,7 @@ from curation.review.schemas import (
     ReviewOut,
     SubmitIn,
 )
+from curation.review.steps import InvalidStep
 from curation.review.tool_calls import InvalidToolCall
 from curation.review.turns import InvalidTurns
 
@@ -84,13 +85,14 @@ def claim(request: AuthedRequest, queue_id: int) -> Any:
 def submit(request: AuthedRequest, assignment_id: int, payload: SubmitIn) -> Any:
     """Submit the review of a claimed item: a decision, answers, and edits (messages, a
     classification sample's `label`, a conversation's `truncate_after`), plus marks on
-    single turns (`turns`). A label outside the sample's label space, or turn marks or a
-    truncation the sample cannot take, or call arguments (`messages` or `tool_calls`) that
-    break their tool's schema, is 400."""
+    single turns (`turns`) and an agent trajectory's `first_wrong_step`. A label outside
+    the sample's label space, turn marks or a truncation the sample cannot take, call
+    arguments (`messages` or `tool_calls`) that break their tool's schema, or a first wrong
+    step outside the trajectory's steps, is 400."""
     assignment = own_assignment(request.user, assignment_id)
     try:
         review = services.submit_review(request.user, assignment, **payload.dict())
-    except (InvalidLabel, InvalidTurns, InvalidToolCall) as exc:
+    except (InvalidLabel, InvalidTurns, InvalidToolCall, InvalidStep) as exc:
         raise HttpError(400, str(exc)) from exc
     except ServiceError as exc:
         raise HttpError(409, str(exc)) from exc

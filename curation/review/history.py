@@ -62,6 +62,7 @@ def sample_history(sample: Sample, only_actor: Any = None) -> dict[str, Any]:
                 "labels": r.labels,
                 "answers": r.answers,
                 "turns": r.turns,  # marks on single turns: {"3": {"flag": true, ...}}
+                "first_wrong_step": r.first_wrong_step,  # agent trajectories (steps.py)
                 "comment": r.comment,
                 "edited": r.edited,
                 "time_spent_ms": r.time_spent_ms,

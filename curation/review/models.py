@@ -153,6 +153,9 @@ class Review(models.Model):
     # Marks on single turns of a conversation (non-system messages, counted from 1), keyed
     # by the turn number as text: {"3": {"flag": true, "reason": "..."}, "5": {"rating": 2}}.
     turns = models.JSONField(default=dict, blank=True)
+    # Agent trajectories: the first step the annotator found wrong (steps counted from 1,
+    # curation/review/steps.py); None: none marked. The step-labelled export reads it.
+    first_wrong_step = models.PositiveSmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True)
     edited = models.BooleanField(default=False)
     time_spent_ms = models.PositiveIntegerField(default=0)
@@ -161,6 +164,10 @@ class Review(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "annotator"], name="review_one_per_annotator"),
+            models.CheckConstraint(
+                condition=Q(first_wrong_step__isnull=True) | Q(first_wrong_step__gte=1),
+                name="review_first_wrong_step_from_one",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -93,6 +93,17 @@ class SubmitIn(Schema):
         "fit its tool's JSON Schema (known function, required parameters, no unknown ones, "
         "types); otherwise 400 and nothing is saved. A change is a revision: undo takes it back.",
     )
+    first_wrong_step: int | None = Field(
+        default=None,
+        ge=1,
+        le=SMALLINT_MAX,
+        description="Agent trajectories (tool_trajectory samples, or any sample with "
+        "extra.steps): the first step the annotator found wrong, steps counted from 1 (each "
+        "assistant turn with its tool calls and their results, or each entry of extra.steps). "
+        "The steps before it count as right and those after it as unlabelled in the "
+        "step-labelled export. A step beyond the trajectory's last, or a sample without "
+        "steps, is 400; below 1, 422. Omit it (or null) to mark none.",
+    )
 
 
 class ReviewOut(Schema):
@@ -103,6 +114,7 @@ class ReviewOut(Schema):
     edited: bool
     turns: dict[str, Any] = {}
     truncated_after: int | None = None
+    first_wrong_step: int | None = None
 
     @staticmethod
     def resolve_truncated_after(obj: Any) -> int | None:

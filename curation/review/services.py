@@ -24,6 +24,7 @@ from curation.dedup.services import mark_sample_for_reembedding
 from curation.projects import audit
 from curation.projects.services import ServiceError
 from curation.review import questions as questions_module
+from curation.review import steps as steps_module
 from curation.review import tool_calls as tool_calls_module
 from curation.review import turns as turns_module
 
@@ -162,13 +163,15 @@ def submit_review(
     turns: dict[str, Any] | None = None,
     truncate_after: int | None = None,
     tool_calls: dict[str, Any] | None = None,
+    first_wrong_step: int | None = None,
 ) -> Review:
     """`messages`, `label` (classification) and `truncate_after` (conversations: keep the
     turns up to that one) are the reviewer's edits: a change becomes a revision, which undo
     takes back. A label must be in the sample's label space when one is known
     (curation.review.labels); `turns` marks single turns (curation.review.turns).
     `tool_calls` edits call arguments by message index and call id; every changed call
-    must fit its tool's schema (curation.review.tool_calls)."""
+    must fit its tool's schema (curation.review.tool_calls). `first_wrong_step` marks an
+    agent trajectory's first wrong step (curation.review.steps)."""
     if decision and decision not in DECISIONS:
         raise ServiceError("The decision must be accept or reject.")
     with transaction.atomic():
@@ -193,6 +196,9 @@ def submit_review(
         tool_calls_module.checked_edits(sample, messages)
         reviewed = messages if messages is not None else sample.messages
         marks = turns_module.checked_marks(sample, turns, reviewed)
+        wrong = steps_module.checked_first_wrong_step(
+            sample.kind, sample.extra, reviewed, first_wrong_step
+        )
         kept = turns_module.truncated(sample, reviewed, truncate_after)
         cut = len(reviewed) - len(kept) if kept is not None else 0
         messages = kept if cut else messages
@@ -209,6 +215,7 @@ def submit_review(
             comment=comment,
             answers=answers,
             turns=marks,
+            first_wrong_step=wrong,
             edited=edited,
             time_spent_ms=max(0, min(time_spent_ms, 24 * 3600 * 1000)),
         )
@@ -234,7 +241,8 @@ def submit_review(
                 "edited": edited,
             }
             | ({"label_before": label_before, "label": new_label} if new_label else {})
-            | turns_module.audit_fields(marks, truncate_after, cut),
+            | turns_module.audit_fields(marks, truncate_after, cut)
+            | ({"first_wrong_step": wrong} if wrong is not None else {}),
         )
     return review
 
@@ -307,6 +315,8 @@ def undo_last(actor: Any, queue: ReviewQueue) -> Assignment:
             raise ServiceError("A curator has adjudicated this item; it can no longer be undone.")
         sample = Sample.objects.select_for_update().get(pk=item.sample_id)
         before = {"decision": review.decision, "rating": review.rating, "edited": review.edited}
+        if review.first_wrong_step is not None:
+            before["first_wrong_step"] = review.first_wrong_step
         for revision in review.revisions.order_by("-number"):
             sample.messages = revision.messages_before  # put the text back as it was
             if revision.label_before is not None:

@@ -15,13 +15,14 @@ from curation.http import AuthedRequest
 from curation.projects.access import membership_for, object_for, project_for
 from curation.projects.models import Role
 from curation.projects.services import ServiceError
-from curation.review import services, tool_calls, turns
+from curation.review import services, steps, tool_calls, turns
 from curation.review.access import own_assignment
 from curation.review.calibration import judge_vs_human
 from curation.review.forms import BulkForm, QuestionForm, QueueForm
 from curation.review.labels import label_space
 from curation.review.models import Assignment, AssignmentStatus, QueueItem, Review, ReviewQueue
 from curation.review.presenters import queue_summary
+from curation.review.steps import InvalidStep
 from curation.review.tool_calls import InvalidToolCall
 from curation.samples.lineage import lineage_extra
 
@@ -128,6 +129,17 @@ def _item_context(
         "transcript": _with_calls(sample) if sample else [],
         "personas": turns.personas(sample) if sample else [],
         "conversation": sample is not None and sample.kind == "conversation",
+        **_trajectory(sample),
+    }
+
+
+def _trajectory(sample: Any) -> dict[str, Any]:
+    """An agent trajectory's steps and its env checker's verdict (curation/review/steps.py)."""
+    if sample is None or not steps.is_trajectory(sample.kind, sample.extra):
+        return {"steps": [], "verdict": None}
+    return {
+        "steps": steps.page_steps(sample.messages, sample.extra),
+        "verdict": steps.verdict_of(sample.extra),
     }
 
 
@@ -137,9 +149,15 @@ def _with_calls(sample: Any) -> list[dict[str, Any]]:
     rows = turns.transcript(sample)
     calls = tool_calls.blocks(sample)
     paired = {b["result_index"] for bs in calls.values() for b in bs}
+    step_of = (
+        steps.message_steps(sample.messages, sample.extra)
+        if steps.is_trajectory(sample.kind, sample.extra)
+        else [None] * len(rows)
+    )
     for row in rows:
         row["calls"] = calls.get(row["index"], [])
         row["paired"] = row["index"] in paired
+        row["step"] = step_of[row["index"]]
     return rows
 
 
@@ -219,6 +237,7 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         messages.error(request, "The edited messages were not valid; nothing was saved.")
         return _render_item(request, queue, assignment)
     cut = p.get("truncate_after", "")
+    wrong = p.get("first_wrong_step", "")
     ranking = [x for x in p.get("ranking", "").split(",") if x] or None
     try:
         services.submit_review(
@@ -236,8 +255,9 @@ def submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             turns=marks,
             truncate_after=int(cut) if cut.isdigit() else None,
             tool_calls=call_edits if isinstance(call_edits, dict) else None,
+            first_wrong_step=int(wrong) if wrong.isdigit() else None,
         )
-    except InvalidToolCall as exc:  # keep the item open so the call can be fixed
+    except (InvalidToolCall, InvalidStep) as exc:  # keep the item open to fix it
         messages.error(request, f"{exc} Nothing was saved.")
         return _render_item(request, queue, assignment)
     except ServiceError as exc:
