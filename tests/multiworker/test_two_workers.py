@@ -17,11 +17,12 @@ from celery import Celery
 
 from curation.samples.models import Sample
 from generation.recipes.registry import get_recipe
-from generation.runs.models import Run, RunItem, RunStatus
+from generation.runs.models import Run, RunStatus
 from tests.generation.test_crash_safety import kill_group, start_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TARGET = 24
+DEADLINE_S = 150  # about 15-30 s each on an idle 2-core machine; far longer under load
 
 
 @pytest.fixture
@@ -71,7 +72,6 @@ def assert_complete_and_unique(run: Run, logs: list[Path]) -> None:
     assert samples.count() == TARGET == run.produced
     keys = list(samples.values_list("work_key", flat=True))
     assert len(keys) == len(set(keys))  # nothing duplicated
-    assert RunItem.objects.filter(run=run, outcome="produced").count() == TARGET
 
 
 @pytest.mark.xfail(strict=True, reason="until the shared limiter is wired into generation/llm.py")
@@ -84,7 +84,7 @@ def test_two_workers_never_send_an_endpoint_more_than_its_max_concurrency(
     logs = [log_for(tmp_path, "a"), log_for(tmp_path, "b")]
     workers = [start_worker(worker_urls, log) for log in logs]
     try:
-        wait_for(lambda: finished(runs), 90, "both runs to finish")
+        wait_for(lambda: finished(runs), DEADLINE_S, "both runs to finish")
     finally:
         for worker in workers:
             kill_group(worker, signal.SIGTERM)
@@ -104,13 +104,13 @@ def test_a_worker_killed_mid_run_leaves_the_other_to_finish_with_nothing_lost(
     try:
         wait_for(
             lambda: all(r.produced >= 5 for r in Run.objects.filter(pk__in=[r.pk for r in runs])),
-            90,
+            DEADLINE_S,
             "both runs under way",
         )
         kill_group(victim)  # kill -9, mid-slice, with calls in flight
         before = set(Sample.objects.filter(run__in=runs).values_list("id", flat=True))
         assert Run.objects.filter(pk__in=[r.pk for r in runs], status=RunStatus.RUNNING).exists()
-        wait_for(lambda: finished(runs), 90, "the survivor to finish both runs")
+        wait_for(lambda: finished(runs), DEADLINE_S, "the survivor to finish both runs")
     finally:
         kill_group(survivor, signal.SIGTERM)
         kill_group(victim)
