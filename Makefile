@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # torch is only ever the CPU build on disk here; this pin stops pip from pulling a CUDA one.
 CONSTRAINTS := constraints.txt
 
-.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs smoke-recipes backup restore
+.PHONY: run stop restart test lint typecheck migrations-check bench install install-test browser-deps model logs smoke-recipes backup restore redis-deps
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -65,7 +65,7 @@ restore: $(STAMP)
 	$(BIN)/python manage.py restore "$(BACKUP)" --yes
 
 ## Lint, types, migrations check, then the whole suite on a throw-away embedded Postgres.
-test: $(TEST_STAMP) browser-deps model
+test: $(TEST_STAMP) browser-deps redis-deps model
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SEEDBED_SKIP_ENV_FILE=1 DEBUG=1 SECRET_KEY=check $(BIN)/mypy curation generation
@@ -93,6 +93,11 @@ model: $(STAMP)
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && [ -d tests/browser ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+## Debian's redis-server for the multi-worker tests (installed only when running as root).
+redis-deps:
+	@if ! command -v redis-server >/dev/null && [ "$$(id -u)" = "0" ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; fi
 
 ## Every bench/*.py prints one JSON line (bench/README.md); bench/_*.py are their helpers.
 bench: $(TEST_STAMP)
