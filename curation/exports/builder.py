@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
 
-from curation.exports import card, files, streams, system_prompts, weights
+from curation.exports import card, files, streams, system_prompts, trajectories, weights
 from curation.exports.filters import base_queryset, parse_filters
 from curation.exports.formats import split_key, split_of
 from curation.exports.models import Export
@@ -323,5 +323,10 @@ def _manifest(
         "agreement": _agreement(export, f.queue_ids),
         "pair_rules": PAIR_RULES.split("The rules, which the data card repeats:")[1].strip()
         if export.format in ("dpo", "dpo_conversational", "kto")
+        else trajectories.PAIR_RULES
+        if export.format == "trajectory_pairs"
+        else None,
+        "step_label_rules": trajectories.STEP_LABEL_RULES
+        if export.format == "step_labels"
         else None,
     }

@@ -28,6 +28,15 @@ FORMAT_HELP = {
     "messages), `function` (the tools as BFCL function docs) and `ground_truth` (per expected "
     'call, each parameter\'s acceptable values; `""` means it may be omitted). The file serves '
     "as BFCL's question file and as its possible_answer file.",
+    "step_labels": "Step labels of agent trajectories (PRM-style), one row per trajectory: "
+    "`prompt` (messages), `tools`, `steps` (`thought`, `actions` [`name`, `arguments`], "
+    "`observations`, `error`), `labels` (1 right, -1 wrong, 0 unlabelled, one per step), "
+    "`label_source`, `first_wrong_step`, `success`, `score` (the env checker's) and "
+    "`trajectory_id` when known. The rules are below.",
+    "trajectory_pairs": "Preference pairs of agent trajectories, TRL's conversational form: "
+    "`prompt` (the shared start), `chosen` (the continuation that succeeded) and `rejected` "
+    "(the one that failed) as lists of chat messages with tool calls and results, plus "
+    "`tools`. The rules are below.",
 }
 
 
@@ -86,6 +95,8 @@ def render(m: dict[str, Any]) -> str:
     lines += _training_signal(m)
     if m.get("pair_rules"):
         lines += ["## How pairs are made", "", m["pair_rules"], ""]
+    if m.get("step_label_rules"):
+        lines += ["## How steps are labelled", "", m["step_label_rules"], ""]
     lines += ["## Filters", "", "```json", _json(m["filters"]), "```", ""]
     lineage = m["lineage"]
     lines += ["## Lineage", "", "Recipes:", ""]

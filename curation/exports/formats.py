@@ -21,7 +21,8 @@ Row = dict[str, Any]
 
 SFT_FORMATS = ("openai", "sharegpt", "alpaca")
 PAIR_FORMATS = ("dpo", "dpo_conversational")
-ALL_FORMATS = (*SFT_FORMATS, *PAIR_FORMATS, "kto", "classification", "bfcl")
+TRAJECTORY_FORMATS = ("step_labels", "trajectory_pairs")  # trajectories.py
+ALL_FORMATS = (*SFT_FORMATS, *PAIR_FORMATS, "kto", "classification", "bfcl", *TRAJECTORY_FORMATS)
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class Pair:
     sample_ids: tuple[int, ...]
     score_chosen: float | None = None
     score_rejected: float | None = None
+    tools: list[Any] | None = None  # trajectories: the tools the sides call (conversational)
 
 
 def dumps(row: Row) -> bytes:
@@ -65,8 +67,24 @@ def sft_messages(s: Src) -> Msgs | str:
     return messages if _ends_with_answer(messages) else "no_assistant_turn"
 
 
+def ends_with_call_results(messages: Msgs) -> bool:
+    """An agent trajectory that ends on the results of its last calls (e.g. `finish`): the
+    trailing tool messages answer the calls of the assistant turn before them."""
+    end = len(messages)
+    while end > 0 and messages[end - 1].get("role") == "tool":
+        end -= 1
+    if end == len(messages) or end == 0 or messages[end - 1].get("role") != "assistant":
+        return False
+    calls = messages[end - 1].get("tool_calls")
+    ids = {c.get("id") for c in calls if isinstance(c, dict)} if isinstance(calls, list) else set()
+    return bool(ids) and all(m.get("tool_call_id") in ids for m in messages[end:])
+
+
 def openai_row(s: Src) -> Row | str:
     messages = sft_messages(s)
+    if isinstance(messages, str) and s.kind == "tool_trajectory":
+        # OpenAI messages hold a trajectory that ends on its last call's result as it is.
+        messages = s.messages if ends_with_call_results(s.messages) else messages
     if isinstance(messages, str):
         return messages
     row: Row = {"messages": messages}
@@ -156,6 +174,8 @@ def dpo_row(p: Pair, *, conversational: bool, scores: bool, source: bool) -> Row
         row["score_rejected"] = p.score_rejected
     if source:
         row["source"] = p.source
+    if conversational and p.tools:
+        row["tools"] = p.tools
     return row
 
 

@@ -86,7 +86,11 @@ class ExportForm(ConfidenceFilters):
     def filters(self) -> dict[str, Any]:
         d = self.cleaned_data
         out: dict[str, Any] = {}
-        if d["statuses"] or d["format"] != ExportFormat.KTO:
+        # KTO and the trajectory formats have defaults of their own (services._filters_for).
+        own_default = (
+            ExportFormat.KTO, ExportFormat.STEP_LABELS, ExportFormat.TRAJECTORY_PAIRS,
+        )  # fmt: skip
+        if d["statuses"] or d["format"] not in own_default:
             out["statuses"] = d["statuses"]
         for key in ("adjudicated_only", "canonical_only"):
             if d[key]:

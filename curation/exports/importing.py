@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from curation.exports import sharegpt
+from curation.exports import sharegpt, trajectories
 from curation.exports.formats import Msgs
 from curation.exports.weights import KEY, WEIGHTED_FORMATS, strip_mask
 from curation.samples.models import Sample
@@ -29,6 +29,7 @@ SHAPES = {
     "text": "classification",
     "function": "bfcl",  # a question record; a possible-answer record has ground_truth only
     "ground_truth": "bfcl",
+    "steps": "step_labels",  # one agent trajectory with a label per step
 }
 
 
@@ -124,8 +125,8 @@ def detect(record: dict[str, Any], where: str) -> str:
     keys = ", ".join(repr(k)[:40] for k in list(record)[:8])
     raise ImportProblem(
         f"{where}: unrecognised record (keys: {keys}); expected messages, conversations, "
-        "instruction/output, prompt/chosen/rejected, prompt/completion/label, text/label or "
-        "BFCL's id/question/function"
+        "instruction/output, prompt/chosen/rejected, prompt/completion/label, text/label, "
+        "BFCL's id/question/function or prompt/steps/labels"
     )
 
 
@@ -158,6 +159,20 @@ def _messages(value: Any, where: str, key: str) -> Msgs:
     return value
 
 
+def _tools(r: dict[str, Any], where: str) -> list[dict[str, Any]] | None:
+    tools = r.get("tools")
+    if isinstance(tools, str):  # Parquet keeps tools as JSON text
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            raise ImportProblem(f"{where}: field 'tools' is not valid JSON") from None
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+    ):
+        raise ImportProblem(f"{where}: field 'tools' must be a list of objects")
+    return tools
+
+
 def _kind(messages: Msgs, tools: Any) -> str:
     if tools or any(m.get("tool_calls") for m in messages):
         return "tool_trajectory"
@@ -181,16 +196,7 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
     tools, chosen, rejected, label = None, None, None, ""
     if fmt == "openai":
         messages = strip_mask(_messages(r.get("messages"), where, "messages"))
-        tools = r.get("tools")
-        if isinstance(tools, str):  # Parquet keeps tools as JSON text
-            try:
-                tools = json.loads(tools)
-            except ValueError:
-                raise ImportProblem(f"{where}: field 'tools' is not valid JSON") from None
-        if tools is not None and not (
-            isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
-        ):
-            raise ImportProblem(f"{where}: field 'tools' must be a list of objects")
+        tools = _tools(r, where)
         kind = _kind(messages, tools)
     elif fmt == "sharegpt":
         turns = r.get("conversations")
@@ -215,7 +221,14 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
             messages.insert(0, {"role": "system", "content": _str(r, "system", where, empty=True)})
         extra = {"instruction": instruction, "input": given}
         kind = "sft"
-    elif fmt in ("dpo", "dpo_conversational"):
+    elif fmt == "step_labels":
+        try:
+            fields = trajectories.step_labels_draft(r, where)
+        except ValueError as e:
+            raise ImportProblem(str(e)) from None
+        messages = _messages(fields["messages"], where, "prompt")
+        kind, tools, extra = fields["kind"], _tools(fields, where), fields["extra"]
+    elif fmt in ("dpo", "dpo_conversational", "trajectory_pairs"):
         if fmt == "dpo":
             messages = [{"role": "user", "content": _str(r, "prompt", where)}]
             chosen = [{"role": "assistant", "content": _str(r, "chosen", where, empty=True)}]
@@ -224,6 +237,7 @@ def to_draft(fmt: str, r: dict[str, Any], where: str) -> Sample:
             messages = _messages(r.get("prompt"), where, "prompt")
             chosen = _messages(r.get("chosen"), where, "chosen")
             rejected = _messages(r.get("rejected"), where, "rejected")
+            tools = _tools(r, where)  # trajectory pairs: the tools their calls use
         extra = {
             k: v
             for k, v in (

@@ -27,6 +27,8 @@ class ExportFormat(models.TextChoices):
     KTO = "kto", "KTO"
     CLASSIFICATION = "classification", "Classification (text, label)"
     BFCL = "bfcl", "BFCL function calling (question, function, ground_truth)"
+    STEP_LABELS = "step_labels", "Step labels of agent trajectories (PRM)"
+    TRAJECTORY_PAIRS = "trajectory_pairs", "Trajectory pairs: succeeded vs failed (DPO)"
 
 
 class Export(models.Model):

@@ -67,6 +67,7 @@ def preference_pairs(s: Src, rankings: list[list[Any]]) -> tuple[list[Pair], str
             (s.id,),
             _score(s.extra, "chosen"),
             _score(s.extra, "rejected"),
+            s.tools or None,
         )
         return [pair], ""
     candidates: dict[str, Msgs] = {"chosen": s.chosen, "rejected": s.rejected}
@@ -74,7 +75,7 @@ def preference_pairs(s: Src, rankings: list[list[Any]]) -> tuple[list[Pair], str
         if isinstance(c, dict) and isinstance(c.get("messages"), list):
             candidates[str(c.get("id"))] = c["messages"]
     pairs = [
-        Pair(s.messages, candidates[b], candidates[w], "human:ranking", (s.id,))
+        Pair(s.messages, candidates[b], candidates[w], "human:ranking", (s.id,), tools=s.tools)
         for b, w in ranking_pairs(rankings)
         if b in candidates and w in candidates
     ]

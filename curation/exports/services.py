@@ -39,6 +39,8 @@ from curation.seeds.services import import_seed_set
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: another worker may take over
 DIFF_LIMIT = 1000
+# Rows whose nested values differ in shape from row to row (BFCL's answers, steps' arguments).
+JSONL_ONLY = (ExportFormat.BFCL, ExportFormat.STEP_LABELS, ExportFormat.TRAJECTORY_PAIRS)
 
 
 class Split(BaseModel):
@@ -95,6 +97,10 @@ def _filters_for(project: Project, format: str, filters: dict[str, Any] | None) 
     raw = dict(filters or {})
     if format == ExportFormat.KTO and "statuses" not in raw:
         raw["statuses"] = [SampleStatus.ACCEPTED, SampleStatus.REJECTED]  # the label is the status
+    if format == ExportFormat.STEP_LABELS and "statuses" not in raw:
+        raw["statuses"] = list(SampleStatus)  # failures teach too: the labels say which steps
+    if format == ExportFormat.TRAJECTORY_PAIRS and "statuses" not in raw:
+        raw["statuses"] = [SampleStatus.ACCEPTED, SampleStatus.PENDING]  # env-checked successes
     f = parse_filters(raw)
     check_ownership(project, f)
     return f
@@ -114,8 +120,9 @@ def create_export(
 ) -> Export:
     """A new queued version; the task builds it (or the caller, with enqueue=False)."""
     f = _filters_for(project, format, filters)
-    if parquet and format == ExportFormat.BFCL:
-        raise ServiceError("BFCL files are JSONL: export bfcl without Parquet.")
+    if parquet and format in JSONL_ONLY:
+        name = "BFCL" if format == ExportFormat.BFCL else format
+        raise ServiceError(f"{name} files are JSONL: export {format} without Parquet.")
     split_spec = _validated(Split, split, "split") if split else {}
     opts = _options(format, options)
     expected = streams.estimate(project, f, format)

@@ -35,6 +35,7 @@ EXTRA_KEYS = {
     "dpo": ("source", "chosen_score", "rejected_score", "p_chosen", "candidates"),
     "kto": ("source", "kto_label", "candidates"),
     "bfcl": ("bfcl",),
+    "step_labels": ("steps", "env", "trajectory_id", "step_labels"),
 }
 EXTRA_KEYS["dpo_conversational"] = EXTRA_KEYS["dpo"]
 
@@ -59,9 +60,11 @@ def _src_rows(
     *more: Any,
     keys: tuple[str, ...] | None = None,
     system_prompt: str = "stored",
+    order: tuple[str, ...] = ("id",),
 ) -> Iterator[tuple[Src, list[Any]]]:
-    """Src per sample plus any extra annotated columns, streamed in id order; its system
-    messages as the `system_prompt` option writes them (system_prompts.py)."""
+    """Src per sample plus any extra annotated columns (`more0`, `more1`, ...), streamed in
+    id order (or `order`); its system messages as the `system_prompt` option writes them
+    (system_prompts.py)."""
     keys = EXTRA_KEYS.get(fmt, ()) if keys is None else keys
     if system_prompt == "teacher":
         keys = (*keys, system_prompts.ERASED)
@@ -80,7 +83,7 @@ def _src_rows(
         annotations[f"more{i}"] = expr
     fields = ["id", "kind", "m", "t", "c", "r", "label", "status", "source"]
     fields += list(annotations)[4:]
-    rows = qs.annotate(**annotations).order_by("id").values_list(*fields)
+    rows = qs.annotate(**annotations).order_by(*order).values_list(*fields)
     for row in rows.iterator(chunk_size=CHUNK):
         src = Src(
             id=row[0],
@@ -317,6 +320,10 @@ def stream(
         return pair_stream(project, f, fmt, opts)
     if fmt == "kto":
         return kto_stream(project, f, opts)
+    if fmt in formats.TRAJECTORY_FORMATS:
+        from curation.exports import trajectory_streams
+
+        return trajectory_streams.stream(project, f, fmt, opts)
     return sft_stream(project, f, fmt, opts, weighted=weighted)
 
 
