@@ -565,6 +565,9 @@ def main() -> None:
                 ours_slot_utilisation=utilisation(ours["llm_calls"], ours["server"], args),
                 ours_wall_s=rounded(ours["wall_s"], 2),
                 ours_cpu_s=rounded(ours["cpu_s"], 2),
+                ours_cpu_ms_per_call=rounded(
+                    1000 * ours["cpu_s"] / ours["llm_calls"] if ours["llm_calls"] else None, 2
+                ),
                 ours_max_in_flight=ours["server"]["max_outstanding"],
                 ours_slices=ours["slices"],
                 ours_status=ours["status"],

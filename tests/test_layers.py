@@ -41,6 +41,9 @@ LEAVES = {
     "generation.localmodel",
     "generation.tools.bfcl",
 }
+# The one module that imports the model SDK (generation/llm/transport.py); the rest of
+# generation.llm, and everyone else, goes through it.
+SDK_IMPORTERS = {"generation.llm.transport"}
 # The project package's wiring: it mounts every app's urls and router, so no app imports it.
 WIRING = {"curation.api", "curation.urls", "curation.settings", "curation.wsgi"}
 
@@ -107,6 +110,16 @@ def test_imports_flow_from_projects_up_to_exports_and_generation() -> None:
             if why and (module, imported) not in ALLOWED:
                 found.append(f"{path.relative_to(ROOT)}: {imported} ({why})")
     assert found == []
+
+
+def test_only_the_llm_transport_imports_openai() -> None:
+    importers = {
+        module
+        for module, path in modules()
+        for imported in imports(path)
+        if imported == "openai" or imported.startswith("openai.")
+    }
+    assert importers == SDK_IMPORTERS
 
 
 def test_every_allowed_exception_is_still_needed() -> None:
