@@ -38,6 +38,16 @@ def final_state(episode: Episode) -> Any:
     return cast("WorldEnv", episode.env).state
 
 
+def native_calls(tool_calls: list[list[dict[str, Any]]]) -> list[bfcl.Call]:
+    """The first choice's native tool calls ([] when there are none or they are broken)."""
+    for choice in tool_calls[:1]:
+        try:
+            return bfcl.calls_from_openai(list(choice))
+        except ValueError:
+            return []
+    return []
+
+
 def transcript(messages: list[dict[str, Any]]) -> str:
     lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages
              if m["role"] in ("user", "assistant") and m.get("content")]  # fmt: skip
@@ -88,12 +98,7 @@ async def _agent_turn(
     for _ in range(p.max_agent_steps):
         made = await it.gen(messages=out.messages, tools=tools, tool_choice="auto",
                             temperature=p.temperature, max_tokens=p.max_tokens)  # fmt: skip
-        calls: list[bfcl.Call] = []
-        for choice in made.tool_calls[:1]:
-            try:
-                calls = bfcl.calls_from_openai(list(choice))
-            except ValueError:
-                calls = []
+        calls = native_calls(made.tool_calls)
         if not calls:
             text = made.text.strip()
             if not text:
