@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, TextField
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -332,4 +332,8 @@ def estimate(project: Project, f: ExportFilters, fmt: str) -> int:
     qs = base_queryset(project, f)
     if fmt == "classification":
         qs = qs.exclude(label="")
+    if fmt in formats.TRAJECTORY_FORMATS:  # only trajectories (and pairs of them) count
+        from curation.exports.trajectory_streams import TRAJECTORIES
+
+        qs = qs.filter(TRAJECTORIES | Q(kind=SampleKind.PREFERENCE, tools__isnull=False))
     return qs.count()

@@ -157,6 +157,15 @@ def test_a_bad_step_labelled_row_is_refused_with_its_line(cast: Cast) -> None:
         import_dataset(cast.curator, cast.project, data=json.dumps(row).encode(), filename="x")
 
 
+def test_a_project_without_trajectories_has_nothing_to_export_in_their_formats(
+    cast: Cast,
+) -> None:
+    SampleFactory(project=cast.project, status="accepted")
+    for fmt in ("step_labels", "trajectory_pairs"):
+        with pytest.raises(ServiceError, match="No samples match these filters"):
+            create_export(cast.curator, cast.project, format=fmt)
+
+
 def test_the_new_formats_are_jsonl_only(cast: Cast) -> None:
     trajectory(cast, tag="x")
     for fmt in ("step_labels", "trajectory_pairs"):
