@@ -64,6 +64,7 @@ __all__ = [
     "SharedLimits",
     "backend_for",
     "close_stores",
+    "endpoint_limits",
     "shared_limits",
 ]
 
@@ -127,6 +128,11 @@ def shared_limits(
     ttl_s = float(_setting("SEEDBED_LIMITS_TTL_S", str(DEFAULT_TTL_S)))
     key, make = _store_maker(choice, ttl_s)
     return SharedLimits(lambda: store_for(key, make), endpoint_id, max_concurrency, rpm, tpm)
+
+
+def endpoint_limits(endpoint: Any) -> Limits:
+    """The limits of a ModelEndpoint row (its max_concurrency, rpm, tpm), held across workers."""
+    return shared_limits(endpoint.pk, endpoint.max_concurrency, endpoint.rpm, endpoint.tpm)
 
 
 def _store_maker(choice: str, ttl_s: float) -> tuple[str, Any]:

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from curation.projects.models import ModelEndpoint
 from curation.projects.services import endpoint_config
+from generation.limits import endpoint_limits
 from generation.llm import CallRecord, LLMClient, LLMError
 from generation.recipes.base import SeedRow
 from generation.recipes.kit.pools import EmbeddingPool, RougePool
@@ -38,7 +39,11 @@ class SliceHost:
         endpoint_id = self.role_map.get(role) or self.role_map["policy"]
         endpoint = self._endpoints[endpoint_id]
         if endpoint_id not in self._clients:
-            client = LLMClient(endpoint_config(endpoint), recorder=self._record_call)
+            client = LLMClient(
+                endpoint_config(endpoint),
+                recorder=self._record_call,
+                limits=endpoint_limits(endpoint),  # held across every worker (generation/limits)
+            )
             if (endpoint.capabilities or {}).get("tools") is False:
                 client.tools_mode = "prompt"  # "Test connection" found no native tools
             self._clients[endpoint_id] = client

@@ -15,6 +15,7 @@ from curation.projects.models import LLMCall, ModelEndpoint
 from curation.projects.services import endpoint_config
 from curation.samples.models import Judgement, Sample
 from generation.judge import ADDITIVE_RUBRIC, JudgeResult, judge_response
+from generation.limits import endpoint_limits
 from generation.llm import CallRecord, LLMClient
 from generation.recipes.base import JudgementDraft
 from generation.recipes.kit import confidence
@@ -59,7 +60,8 @@ async def _judge(
     samples: int,
     calls: list[CallRecord],
 ) -> list[Any]:
-    async with LLMClient(endpoint_config(endpoint), recorder=calls.append) as llm:
+    limits = endpoint_limits(endpoint)
+    async with LLMClient(endpoint_config(endpoint), recorder=calls.append, limits=limits) as llm:
         # A failed call is recorded as a failed LLMCall; the sample simply stays unjudged.
         return await asyncio.gather(
             *(

@@ -74,7 +74,6 @@ def assert_complete_and_unique(run: Run, logs: list[Path]) -> None:
     assert len(keys) == len(set(keys))  # nothing duplicated
 
 
-@pytest.mark.xfail(strict=True, reason="until the shared limiter is wired into generation/llm.py")
 def test_two_workers_never_send_an_endpoint_more_than_its_max_concurrency(
     bench: Any, fake_llm: Any, worker_urls: dict[str, str], tmp_path: Path
 ) -> None:
