@@ -50,6 +50,8 @@ def test_the_demo_has_an_owner_two_annotators_its_seed_sets_and_the_local_model(
         "Demo images": ["document"],
         "Demo KG": ["kg_triple"],
         "Demo IF constraints": ["instruction"],
+        "Demo document questions": ["document", "qa"],
+        "Demo GUI trajectories": ["conversation"],
     }
     assert Seed.objects.filter(seed_set__name="Demo seeds").count() == 40
     endpoint = ModelEndpoint.objects.get(project=project, is_default=True)
@@ -61,7 +63,7 @@ def test_loading_the_demo_twice_changes_nothing(demo_env: None) -> None:
     call_command("load_demo")
     call_command("load_demo")
     assert Project.objects.filter(slug="demo").count() == 1
-    assert SeedSet.objects.count() == 15
+    assert SeedSet.objects.count() == 17
     assert Seed.objects.filter(seed_set__name="Demo seeds").count() == 40
     assert Sample.objects.count() == 9
     assert ReviewQueue.objects.count() == 1

@@ -55,6 +55,11 @@ DEMO_SEED_SETS = [
      "towns: lives_in, works_at, located_in, friend_of, likes (KG2Tool)."),
     ("Demo IF constraints", "if_constraints.jsonl", "instruction", "Six atomic, "
      "code-checkable instructions (type constraint) and six short queries (AutoIF)."),
+    ("Demo document questions", "doc_questions.jsonl", None, "The four demo documents and "
+     "six questions about them (ReST meets ReAct)."),
+    ("Demo GUI trajectories", "gui_trajectories.jsonl", "conversation", "Four human desktop "
+     "trajectories as text (accessibility-tree observations and actions): rename a file, set "
+     "an alarm, save an email draft, dark mode (PC Agent-E)."),
 ]  # fmt: skip
 READY = ["ready_sft.jsonl", "ready_preference.jsonl", "ready_classification.jsonl"]
 REVIEW_QUEUE = "Demo review"

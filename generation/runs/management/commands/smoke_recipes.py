@@ -43,6 +43,13 @@ PREFERRED = {
     "kg2tool": "Demo KG",
     "auto_if": "Demo IF constraints",
     "toolformer": "Demo documents",
+    "apigen_mt": "Demo personas",
+    "magnet": "Demo tools",
+    "tora": "Demo QA",
+    "codeact": "Demo QA",
+    "rest_react": "Demo document questions",
+    "agentinstruct": "Demo documents",
+    "pc_agent_e": "Demo GUI trajectories",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -98,6 +105,16 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     # Needs prompt logprobs (PLP): on the local llama.cpp server it is refused at once.
     "toolformer": {"tools": ["calculator", "qa"], "top_k": 2, "calls_per_position": 2,
                    "max_words": 20},
+    # Agent recipes: short episodes, one trial, one reviewer.
+    "apigen_mt": {"committee": 1, "max_attempts": 2, "trials": 1, "max_user_turns": 3,
+                  "max_agent_steps": 3, "max_tokens": 384},
+    "magnet": {"path_length": 2, "op_rate": 0.5, "max_steps": 3, "max_tokens": 256},
+    "tora": {"samples": 2, "keep": 1, "max_rounds": 2, "max_tokens": 256},
+    "codeact": {"max_tokens": 256},
+    "rest_react": {"n_trajectories": 2, "max_searches": 1, "rank_orders": 1, "step_tokens": 192},
+    "agentinstruct": {"skills": ["reading_comprehension"], "types_per_item": 3,
+                      "refinements": 1, "judge_samples": 1, "min_words": 20, "max_tokens": 512},
+    "pc_agent_e": {"alternatives": 2, "max_tokens": 300},
 }  # fmt: skip
 
 
