@@ -294,8 +294,11 @@ class Driver(SliceHost):
             for task in finished:
                 self._finish(inflight.pop(task), task.result(), sched)
             await self.maybe_flush(inflight.values())
-            if self.time_left() < -self.grace_seconds:
-                await cancel(set(inflight))  # their journals go into the last flush
+            # After the slice's end, items park at their next step: once no step is running
+            # (or the grace is over), cancel them; their journals go into the last flush.
+            parked = self.time_left() <= 0 and self.active_steps == 0
+            if parked or self.time_left() < -self.grace_seconds:
+                await cancel(set(inflight))
                 break
         self._save_journals(inflight.values())
 

@@ -85,6 +85,14 @@ class SliceHost:
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
 
+    # Steps of this slice's items running now (kit/item.py counts them).
+    active_steps = 0
+
+    def stop_at_step(self) -> bool:
+        """Past the slice's end, an item stops before its next step (the kit parks it) and
+        resumes there next slice, so no call is started only to be cut off."""
+        return self.time_left() <= 0
+
     @property
     def grace_seconds(self) -> float:
         return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 10))

@@ -52,6 +52,7 @@ def test_the_demo_has_an_owner_two_annotators_its_seed_sets_and_the_local_model(
         "Demo IF constraints": ["instruction"],
         "Demo document questions": ["document", "qa"],
         "Demo GUI trajectories": ["conversation"],
+        "Demo env tasks": ["env_task"],
     }
     assert Seed.objects.filter(seed_set__name="Demo seeds").count() == 40
     endpoint = ModelEndpoint.objects.get(project=project, is_default=True)
@@ -63,7 +64,7 @@ def test_loading_the_demo_twice_changes_nothing(demo_env: None) -> None:
     call_command("load_demo")
     call_command("load_demo")
     assert Project.objects.filter(slug="demo").count() == 1
-    assert SeedSet.objects.count() == 17
+    assert SeedSet.objects.count() == 18
     assert Seed.objects.filter(seed_set__name="Demo seeds").count() == 40
     assert Sample.objects.count() == 9
     assert ReviewQueue.objects.count() == 1

@@ -82,6 +82,8 @@ SHIPPED = {
     "magnet": (50, "agent_dialogue"),
     "tora": (51, "agent_flows"),
     "agentinstruct": (52, "agent_flows"),
+    "agenttuning": (53, "agent_flows"),
+    "re_rest": (54, "agent_flows"),
     "rest_react": (55, "agent_flows"),
     "codeact": (56, "environments"),
     "pc_agent_e": (57, "environments"),

@@ -72,7 +72,7 @@ def test_a_thirty_step_episode_at_one_second_a_step_in_two_second_slices_complet
     bench: Any, fake_llm: Any, settings: Any, probe: None
 ) -> None:
     settings.SEEDBED_RUN_SLICE_SECONDS = 2
-    settings.SEEDBED_RUN_GRACE_SECONDS = 0.1
+    settings.SEEDBED_RUN_GRACE_SECONDS = 3  # the call in flight at a cut finishes in it
     fake_llm.latency = 1.0
 
     run = bench.start("env_probe", 1)
@@ -84,8 +84,7 @@ def test_a_thirty_step_episode_at_one_second_a_step_in_two_second_slices_complet
     # Whole: the env reached step 30 with every reminder (the checker's milestone held).
     # Once: each action ran exactly one time across all the slices.
     assert Counter({f"r{n}": 1 for n in range(STEPS)}) == LIVE
-    # Every agent turn was asked for; a call in flight at a cut is asked again (at most one
-    # per slice), never one that had finished.
+    # And no call was paid twice: past a slice's end the item stops before its next step,
+    # so the call in flight finishes and is journaled, and none is cut off and re-sent.
     asked = [r["messages"][0]["content"].split(":")[0] for r in fake_llm.requests]
-    assert set(asked) == {f"step {n}" for n in range(STEPS)}
-    assert len(asked) - STEPS <= run.slices
+    assert asked == [f"step {n}" for n in range(STEPS)]

@@ -14,6 +14,7 @@ the kit (not the recipe) turns that into the sample's lineage and token counts.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -146,8 +147,20 @@ class Item(ScoringSteps, Generic[P]):
             for later in [k for k in self._entries if k >= i]:
                 del self._entries[later]
             self._touch()
+        stop_here = getattr(self.host, "stop_at_step", None)
+        if stop_here is not None and stop_here():
+            # Past the slice's end: park before this step instead of starting a call that
+            # would be cut off; the driver cancels the item and it resumes here next slice.
+            await asyncio.Event().wait()
         calls: list[dict[str, Any]] = []
-        value = await compute_with(calls, compute)
+        counting = hasattr(self.host, "active_steps")
+        if counting:
+            self.host.active_steps += 1  # type: ignore[attr-defined]
+        try:
+            value = await compute_with(calls, compute)
+        finally:
+            if counting:
+                self.host.active_steps -= 1  # type: ignore[attr-defined]
         self._entries[i] = {"i": i, "op": op, "v": encode(value), "calls": calls}
         self.calls.extend(calls)
         self._touch()

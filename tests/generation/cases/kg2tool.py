@@ -23,7 +23,7 @@ def script(fake: Any) -> None:
     count = counter()
 
     def reply(body: dict[str, Any]) -> str:
-        time.sleep(fake.latency / 2)  # one long call an item: two waves outlast a slice
+        time.sleep(fake.latency)  # one long call an item: two waves outlast a slice
         return f"Which ones link to {' and '.join(anchors_in(body))}, as in {words(count(), 3)}?"
 
     fake.script(r"Turn a knowledge-graph query into one question", reply)

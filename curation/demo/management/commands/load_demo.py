@@ -60,6 +60,9 @@ DEMO_SEED_SETS = [
     ("Demo GUI trajectories", "gui_trajectories.jsonl", "conversation", "Four human desktop "
      "trajectories as text (accessibility-tree observations and actions): rename a file, set "
      "an alarm, save an email draft, dark mode (PC Agent-E)."),
+    ("Demo env tasks", "env_tasks.jsonl", "env_task", "Eleven agent tasks: five SQLite "
+     "databases (select and update), three shell file tasks, three phone-world tasks with "
+     "milestones and minefields (AgentTuning, Re-ReST)."),
 ]  # fmt: skip
 READY = ["ready_sft.jsonl", "ready_preference.jsonl", "ready_classification.jsonl"]
 REVIEW_QUEUE = "Demo review"

@@ -50,6 +50,8 @@ PREFERRED = {
     "rest_react": "Demo document questions",
     "agentinstruct": "Demo documents",
     "pc_agent_e": "Demo GUI trajectories",
+    "agenttuning": "Demo env tasks",
+    "re_rest": "Demo env tasks",
 }
 # Where the paper's constants make one item take minutes on a 0.5B CPU model (32 or 16
 # samples per question), or make it futile (I-SHEEP keeps self-scores > 8 of 10): smaller
@@ -115,6 +117,8 @@ SMOKE_PARAMS: dict[str, dict[str, Any]] = {
     "agentinstruct": {"skills": ["reading_comprehension"], "types_per_item": 3,
                       "refinements": 1, "judge_samples": 1, "min_words": 20, "max_tokens": 512},
     "pc_agent_e": {"alternatives": 2, "max_tokens": 300},
+    "agenttuning": {"max_steps": 4, "step_tokens": 160, "observation_chars": 600},
+    "re_rest": {"k": 1, "max_steps": 4, "step_tokens": 160, "observation_chars": 600},
 }  # fmt: skip
 
 
