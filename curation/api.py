@@ -88,6 +88,7 @@ def declare_common_errors(schema: dict[str, Any]) -> None:
             if operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault(422, body("ValidationErrorOut", "Invalid input."))
 
+
 api = SeedbedAPI(
     title="Seedbed API",
     version="1",
