@@ -250,7 +250,9 @@ LOGGING = {
 # heartbeat is older than the stale time is taken over (worker crash).
 SEEDBED_RUN_SLICE_SECONDS = float(os.environ.get("SEEDBED_RUN_SLICE_SECONDS", "30"))
 SEEDBED_RUN_STALE_SECONDS = float(os.environ.get("SEEDBED_RUN_STALE_SECONDS", "90"))
-SEEDBED_RUN_GRACE_SECONDS = float(os.environ.get("SEEDBED_RUN_GRACE_SECONDS", "10"))
+# Past a slice's end items stop at their next step; a step in flight (a model call) may
+# finish for this long, so a slow endpoint's calls are not cut off and paid twice.
+SEEDBED_RUN_GRACE_SECONDS = float(os.environ.get("SEEDBED_RUN_GRACE_SECONDS", "120"))
 SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES = env_int("SEEDBED_RUN_MAX_CONSECUTIVE_FAILURES", 8)
 SEEDBED_RUN_ITEM_RETRIES = env_int("SEEDBED_RUN_ITEM_RETRIES", 2)
 SEEDBED_LLM_MAX_RETRIES = env_int("SEEDBED_LLM_MAX_RETRIES", 5)

@@ -4,8 +4,10 @@ A slice takes the run's lease, loads the recipe, its pinned prompts, the role en
 and the run's open work, runs items (generation/runs/items.py) with the endpoint's
 concurrency full, and commits what finished, the journals of what did not, new spawned
 work and pool entries every half second in one transaction with the run's cursor. After
-about SEEDBED_RUN_SLICE_SECONDS it stops starting items, lets what is in flight finish
-(for SEEDBED_RUN_GRACE_SECONDS), saves the journals of the rest, and asks to be re-enqueued.
+about SEEDBED_RUN_SLICE_SECONDS it stops starting items; items stop before their next step
+(the kit parks them) while the steps in flight finish (for at most
+SEEDBED_RUN_GRACE_SECONDS); then it saves their journals and asks to be re-enqueued. With
+nothing to commit it still beats the run's heartbeat every 10 s.
 
 A run also ends by itself: as failed when it is futile (N finished items in a row made
 nothing, default max(200, 5 x target)), naming the top filter reasons.
@@ -46,13 +48,22 @@ from generation.runs.lease import (
     slice_seconds,
 )
 from generation.runs.models import Run, RunItem, RunPoolEntry, RunStatus
-from generation.runs.store import Batch, CommitResult, Finished, LeaseLost, fail_run, store_batch
+from generation.runs.store import (
+    Batch,
+    CommitResult,
+    Finished,
+    LeaseLost,
+    beat,
+    fail_run,
+    store_batch,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COMMIT_EVERY_S = 0.5
 COMMIT_EVERY_N = 64
+HEARTBEAT_EVERY_S = 10.0  # with nothing to commit; the stale time is 90 s
 # An unfinished item's journal is written once its oldest unsaved step is this old (and
 # always at the end of a slice): a crash loses at most this much of an item's work.
 JOURNAL_AFTER_S = 2.0
@@ -166,7 +177,7 @@ class Driver(SliceHost):
         self.stopped = False  # paused, cancelled or lease lost
         self.batch = Batch()
         self._pending_samples = 0
-        self._last_commit = time.monotonic()
+        self._last_commit = self._last_beat = time.monotonic()
         self._consecutive_failures = 0
         self._successes = 0
         self._clients: dict[int, LLMClient] = {}
@@ -373,7 +384,13 @@ class Driver(SliceHost):
 
     async def flush(self) -> None:
         if not self.batch:
+            # Nothing finished (every item waits on a long call): keep the lease alive, so
+            # the sweeper does not take a slice that is working for a stale one.
+            if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_S:
+                await self.in_db(beat, self.run_id, self.token)
+                self._last_beat = time.monotonic()
             return
+        self._last_beat = time.monotonic()
         batch, self.batch = self.batch, Batch()
         self._pending_samples = 0
         batch.admitted, self.admitted = self.admitted, []

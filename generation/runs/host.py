@@ -95,7 +95,7 @@ class SliceHost:
 
     @property
     def grace_seconds(self) -> float:
-        return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 10))
+        return float(getattr(settings, "SEEDBED_RUN_GRACE_SECONDS", 120))
 
     def note_failure(self, exc: LLMError) -> None:
         self._consecutive_failures += 1

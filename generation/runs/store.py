@@ -107,6 +107,14 @@ def _sample(run: Run, draft: SampleDraft, digest: str) -> Sample:
     )
 
 
+def beat(run_id: int, lease_token: str) -> None:
+    """Only the heartbeat, for a slice whose items are all waiting on long calls."""
+    if not Run.objects.filter(pk=run_id, lease_token=lease_token).update(
+        heartbeat_at=timezone.now()
+    ):
+        raise LeaseLost(run_id)
+
+
 def store_batch(
     run_id: int, lease_token: str, batch: Batch, state: dict[str, Any], active_seconds: float
 ) -> CommitResult:
