@@ -332,11 +332,10 @@ class Driver(SliceHost):
         self.batch.finished.append(result)
         self._pending_samples += len(result.drafts)
         self.kit["replayed_steps"] = int(self.kit.get("replayed_steps", 0)) + item.replayed
-        # Samples end a streak; an item that only spawned new work is neutral; a dropped
-        # or failed item extends it, even if it re-queued work (Evol-Instruct's parents).
-        if result.drafts:
-            self.streak = 0
-        elif not spawns or result.outcome != Outcome.PRODUCED:
+        # Stored samples end a streak (at the commit: drafts may all be exact duplicates);
+        # an item that only spawned new work is neutral; a dropped or failed item extends
+        # it, even if it re-queued work (Evol-Instruct's parents).
+        if not result.drafts and (not spawns or result.outcome != Outcome.PRODUCED):
             self.streak += 1
         if self.streak >= self.limit and not self.fatal_error:
             self.fatal_error = "futile"
@@ -404,8 +403,7 @@ class Driver(SliceHost):
         self.tokens_committed = result.tokens
         self.cost_committed = result.cost
         self.budget_hit = self.budget_hit or result.budget_exhausted
-        if result.stored == 0 and result.barren:
-            self.streak += result.barren
+        self.streak = 0 if result.stored else self.streak + result.barren
         if self.fatal_error == "futile" or (self.streak >= self.limit and not self.fatal_error):
             run = await self.in_db(lambda: Run.objects.get(pk=self.run_id))
             self.fatal_error = futility_message(run, self.streak)
